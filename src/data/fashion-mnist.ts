@@ -1,0 +1,189 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { DatasetError, errorMessage } from '../errors.js';
+
+/** The four standard IDX files, with the SHA-256 of their DECOMPRESSED contents (so that
+ *  a re-gzipped copy, like Debian's, verifies the same as the original download). */
+export const FASHION_FILES = {
+  trainImages: { name: 'train-images-idx3-ubyte', bytes: 47040016, count: 60000, sha256: 'c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888' },
+  trainLabels: { name: 'train-labels-idx1-ubyte', bytes: 60008, count: 60000, sha256: 'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9' },
+  testImages: { name: 't10k-images-idx3-ubyte', bytes: 7840016, count: 10000, sha256: '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b' },
+  testLabels: { name: 't10k-labels-idx1-ubyte', bytes: 10008, count: 10000, sha256: '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34' },
+} as const;
+type FileKey = keyof typeof FASHION_FILES;
+const KEYS = Object.keys(FASHION_FILES) as FileKey[];
+
+/** Where the original files are published; HPO_FASHION_MNIST_URL overrides it (mirrors, tests). */
+export const DEFAULT_DOWNLOAD_URL = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/';
+export const DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
+export const IMAGE_PIXELS = 784;
+
+export type DatasetSource = 'flag' | 'env' | 'local' | 'debian' | 'download';
+
+/**
+ * Fashion-MNIST decoded into SharedArrayBuffers: every worker thread gets views on the same
+ * memory (no per-thread or per-trial copy of the raw pixels).
+ */
+export interface SharedFashionMnist {
+  readonly trainImages: SharedArrayBuffer; // nTrain * 784 uint8, row-major
+  readonly trainLabels: SharedArrayBuffer; // nTrain uint8
+  readonly testImages: SharedArrayBuffer;
+  readonly testLabels: SharedArrayBuffer;
+  readonly nTrain: number;
+  readonly nTest: number;
+  readonly dir: string;
+  readonly source: DatasetSource;
+}
+
+export interface LocateOptions {
+  dataDir?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Directories tried after the flag and env (default ./data/fashion-mnist, then Debian's). */
+  fallbacks?: readonly { dir: string; source: DatasetSource }[];
+}
+
+function fileIn(dir: string, key: FileKey): string | undefined {
+  const base = join(dir, FASHION_FILES[key].name);
+  if (existsSync(base)) return base;
+  if (existsSync(base + '.gz')) return base + '.gz';
+  return undefined;
+}
+
+function hasAll(dir: string): boolean {
+  return KEYS.every((k) => fileIn(dir, k) !== undefined);
+}
+
+/**
+ * Find the dataset in order: `--data-dir`, HPO_DATA_DIR, ./data/fashion-mnist,
+ * /usr/share/datasets/fashion-mnist. A directory named explicitly (flag or env) that lacks
+ * the files is an error, not a silent fall-through.
+ */
+export function locateFashionMnist(opts: LocateOptions = {}): { dir: string; source: DatasetSource } | undefined {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const explicit: [string | undefined, DatasetSource, string][] = [
+    [opts.dataDir, 'flag', '--data-dir'],
+    [env['HPO_DATA_DIR'], 'env', 'HPO_DATA_DIR'],
+  ];
+  for (const [dir, source, what] of explicit) {
+    if (dir === undefined || dir === '') continue;
+    const abs = resolve(cwd, dir);
+    if (hasAll(abs)) return { dir: abs, source };
+    // A parent holding fashion-mnist/ is accepted too (HPO_DATA_DIR=./data).
+    if (hasAll(join(abs, 'fashion-mnist'))) return { dir: join(abs, 'fashion-mnist'), source };
+    const missing = KEYS.filter((k) => fileIn(abs, k) === undefined).map((k) => FASHION_FILES[k].name);
+    throw new DatasetError(`${what} ${abs} does not hold Fashion-MNIST (missing ${missing.join(', ')}[.gz])`);
+  }
+  const fallbacks = opts.fallbacks ?? [
+    { dir: resolve(cwd, 'data/fashion-mnist'), source: 'local' as const },
+    { dir: DEBIAN_DIR, source: 'debian' as const },
+  ];
+  for (const f of fallbacks) if (hasAll(f.dir)) return f;
+  return undefined;
+}
+
+/** Read, decompress, verify and decode one file. */
+function readIdx(path: string, key: FileKey): Uint8Array {
+  const spec = FASHION_FILES[key];
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+    if (path.endsWith('.gz')) raw = gunzipSync(raw);
+  } catch (e) {
+    throw new DatasetError(`${path} is truncated or corrupt: ${errorMessage(e)}`);
+  }
+  if (raw.length !== spec.bytes) {
+    throw new DatasetError(`${path} is truncated or corrupt: ${raw.length} bytes, expected ${spec.bytes}`);
+  }
+  const digest = createHash('sha256').update(raw).digest('hex');
+  if (digest !== spec.sha256) {
+    throw new DatasetError(`${path} does not match the published Fashion-MNIST (sha256 ${digest.slice(0, 12)}..., expected ${spec.sha256.slice(0, 12)}...)`);
+  }
+  const isImages = key === 'trainImages' || key === 'testImages';
+  const header = isImages ? 16 : 8;
+  const magic = raw.readUInt32BE(0);
+  if (magic !== (isImages ? 2051 : 2049) || raw.readUInt32BE(4) !== spec.count) {
+    throw new DatasetError(`${path}: bad IDX header`);
+  }
+  return raw.subarray(header);
+}
+
+function toShared(bytes: Uint8Array): SharedArrayBuffer {
+  const sab = new SharedArrayBuffer(bytes.length);
+  new Uint8Array(sab).set(bytes);
+  return sab;
+}
+
+/** Decode the four files of `dir` into shared memory, checking sizes and checksums. */
+export function loadFashionMnistDir(dir: string, source: DatasetSource): SharedFashionMnist {
+  const parts = {} as Record<FileKey, SharedArrayBuffer>;
+  for (const key of KEYS) {
+    const path = fileIn(dir, key);
+    if (path === undefined) throw new DatasetError(`${dir}: ${FASHION_FILES[key].name} is missing`);
+    parts[key] = toShared(readIdx(path, key));
+  }
+  for (const key of ['trainLabels', 'testLabels'] as const) {
+    const labels = new Uint8Array(parts[key]);
+    if (labels.some((l) => l > 9)) throw new DatasetError(`${dir}: ${FASHION_FILES[key].name} holds labels outside 0..9`);
+  }
+  return {
+    ...parts,
+    nTrain: FASHION_FILES.trainLabels.count,
+    nTest: FASHION_FILES.testLabels.count,
+    dir,
+    source,
+  };
+}
+
+/**
+ * Download the four .gz files into `dest`, verify them, and only then move them into place.
+ * @throws DatasetError when the network is unreachable or a file does not verify.
+ */
+export async function downloadFashionMnist(dest: string, baseUrl: string = process.env['HPO_FASHION_MNIST_URL'] ?? DEFAULT_DOWNLOAD_URL): Promise<void> {
+  mkdirSync(dest, { recursive: true });
+  for (const key of KEYS) {
+    const name = FASHION_FILES[key].name + '.gz';
+    const url = new URL(name, baseUrl.endsWith('/') ? baseUrl : baseUrl + '/').href;
+    let body: Buffer;
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(120_000) });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      body = Buffer.from(await res.arrayBuffer());
+    } catch (e) {
+      throw new DatasetError(`cannot download ${url}: ${errorMessage(e)}`, { cause: e });
+    }
+    const tmp = join(dest, `.partial-${name}`); // keeps the .gz suffix readIdx looks at
+    writeFileSync(tmp, body);
+    readIdx(tmp, key); // verifies; throws DatasetError naming the temp file
+    renameSync(tmp, join(dest, name));
+  }
+}
+
+export function notFoundMessage(cwd: string): string {
+  return (
+    `Fashion-MNIST not found (looked in --data-dir, HPO_DATA_DIR, ${resolve(cwd, 'data/fashion-mnist')}, ${DEBIAN_DIR}) ` +
+    `and the download failed: install the Debian package (apt-get install dataset-fashion-mnist) ` +
+    `or put the four IDX files (.gz or not) in one of those places`
+  );
+}
+
+/**
+ * Locate the dataset (see locateFashionMnist); when none is found, download it into
+ * ./data/fashion-mnist. Then decode it into shared memory.
+ */
+export async function loadFashionMnist(opts: LocateOptions & { download?: boolean } = {}): Promise<SharedFashionMnist> {
+  const cwd = opts.cwd ?? process.cwd();
+  const found = locateFashionMnist(opts);
+  if (found) return loadFashionMnistDir(found.dir, found.source);
+  if (opts.download === false) throw new DatasetError(notFoundMessage(cwd));
+  const dest = resolve(cwd, 'data/fashion-mnist');
+  try {
+    await downloadFashionMnist(dest);
+  } catch (e) {
+    throw new DatasetError(`${notFoundMessage(cwd)} (${errorMessage(e)})`, { cause: e });
+  }
+  return loadFashionMnistDir(dest, 'download');
+}

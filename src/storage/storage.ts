@@ -1,0 +1,138 @@
+import type { Params, SearchSpace } from '../space/distribution.js';
+
+/** Every state a trial can be in. Terminal: completed, pruned, failed. */
+export type TrialState = 'running' | 'completed' | 'pruned' | 'failed' | 'interrupted';
+export const TRIAL_STATES: readonly TrialState[] = ['running', 'completed', 'pruned', 'failed', 'interrupted'];
+export const TERMINAL_STATES: readonly TrialState[] = ['completed', 'pruned', 'failed'];
+
+/** What defines a study; fixed at creation. */
+export interface StudySpec {
+  readonly name: string;
+  /** 'fashion-mnist' or the absolute path of a user objective module. */
+  readonly objective: string;
+  /** Built-in model name ('softmax' | 'mlp' | 'lenet') or null for user objectives. */
+  readonly model: string | null;
+  readonly space: SearchSpace;
+  /** Everything else that defines results (epochs, train subset, scheduler, eta, ...). JSON-safe. */
+  readonly settings: Readonly<Record<string, unknown>>;
+  readonly seed: number;
+}
+
+export interface StudyRecord extends StudySpec {
+  readonly id: number;
+  /** ISO-8601 UTC. */
+  readonly createdAt: string;
+}
+
+export interface StudySummary {
+  readonly id: number;
+  readonly name: string;
+  readonly objective: string;
+  readonly model: string | null;
+  readonly createdAt: string;
+  readonly counts: Readonly<Record<TrialState, number>>;
+  /** Best completed value, or null if none completed. */
+  readonly best: number | null;
+}
+
+export interface TrialRecord {
+  readonly id: number;
+  readonly studyId: number;
+  /** 1-based, unique and dense within a study. */
+  readonly number: number;
+  readonly state: TrialState;
+  readonly params: Params;
+  /** Objective value: final validation error when completed, last reported value when pruned, else null. */
+  readonly value: number | null;
+  /** Per-trial seed derived from (study seed, number). */
+  readonly seed: number;
+  /** Last epoch reported (0 if none). */
+  readonly epochs: number;
+  /** 1 for the first run; +1 each time an interrupted trial is claimed again. */
+  readonly attempt: number;
+  /** Scheduler bracket (Hyperband) or null. */
+  readonly bracket: number | null;
+  /** Who runs / ran it: "host:pid:token". */
+  readonly owner: string | null;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly heartbeatAt: string | null;
+  readonly error: string | null;
+}
+
+export interface EpochReport {
+  readonly trialId: number;
+  readonly trialNumber: number;
+  readonly epoch: number;
+  readonly value: number;
+}
+
+/** What the caller wants claimed; see Storage.claimTrial. */
+export interface ClaimRequest {
+  readonly studyId: number;
+  /** The study's budget: no new trial number beyond this is created. */
+  readonly maxTrials: number;
+  readonly owner: string;
+  /** Running trials whose heartbeat is older than this (database clock) are interrupted first. */
+  readonly staleAfterMs: number;
+  /** Pure function of the number: the config, seed and bracket of a NEW trial. */
+  readonly newTrial: (number: number) => { params: Params; seed: number; bracket: number | null };
+}
+
+export type FinalState = 'completed' | 'pruned' | 'failed' | 'interrupted';
+
+/**
+ * Persistent record of studies, trials and per-epoch reports.
+ *
+ * Contract (tested for every implementation by test/storage/contract.ts):
+ * - finished trials (completed, pruned, failed) are immutable;
+ * - claimTrial is atomic across threads, processes and machines: a trial is claimed
+ *   by exactly one owner, numbers are unique and dense;
+ * - writes that depend on ownership (report, finish, heartbeat) are ignored and return
+ *   false when the trial is no longer running under that attempt, so a process that was
+ *   presumed dead cannot overwrite the work of the one that took over.
+ */
+export interface Storage {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Where it points, with no password. */
+  readonly location: string;
+
+  /** Create the study, or return the existing one with that name (created=false). */
+  createStudy(spec: StudySpec): Promise<{ study: StudyRecord; created: boolean }>;
+  getStudy(name: string): Promise<StudyRecord | undefined>;
+  listStudies(): Promise<StudySummary[]>;
+
+  /**
+   * Atomically: interrupt stale running trials; then claim the lowest-numbered
+   * interrupted trial (attempt+1, its old reports deleted), or else create trial
+   * max(number)+1 if (trials not interrupted) < maxTrials. Returns null when nothing is
+   * left to claim. The claimed trial is 'running', owned by req.owner.
+   */
+  claimTrial(req: ClaimRequest): Promise<TrialRecord | null>;
+  /** Store the value reported at `epoch` (1-based) and refresh the heartbeat. */
+  recordReport(trialId: number, attempt: number, epoch: number, value: number): Promise<boolean>;
+  /** Move a running trial to a final state. */
+  finishTrial(
+    trialId: number,
+    attempt: number,
+    outcome: { state: FinalState; value: number | null; error?: string | null },
+  ): Promise<boolean>;
+  /** Refresh the heartbeat of these running trials (owned by `owner`). */
+  heartbeat(owner: string, trialIds: readonly number[]): Promise<void>;
+  /** Mark running trials of these owners interrupted (dead processes on this host). Returns how many. */
+  interruptOwners(studyId: number, owners: readonly string[], reason: string): Promise<number>;
+  /** Distinct owners of running trials in a study. */
+  runningOwners(studyId: number): Promise<string[]>;
+
+  getTrials(studyId: number, opts?: { states?: readonly TrialState[] }): Promise<TrialRecord[]>;
+  getReports(studyId: number, opts?: { trialId?: number }): Promise<EpochReport[]>;
+  /** Values reported at `epoch` by trials of the study (optionally one bracket): rung results. */
+  rungValues(studyId: number, epoch: number, bracket?: number | null): Promise<number[]>;
+  /** Best completed trial (lowest value; ties: lowest number). */
+  bestTrial(studyId: number): Promise<TrialRecord | undefined>;
+  stateCounts(studyId: number): Promise<Record<TrialState, number>>;
+
+  /** Run one read-only statement through a separate read-only connection. @throws ReadOnlyError */
+  query(sql: string): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,212 @@
+/**
+ * The ask/tell loop: claim a trial in storage (committed first), sample its config from
+ * (seed, number), train it on a pool thread, store every report before the scheduler
+ * decides on it, and store the outcome. Everything a restart needs is in storage.
+ */
+import { errorMessage } from '../errors.js';
+import type { Sampler } from '../samplers/sampler.js';
+import { trialSeed } from '../samplers/random-sampler.js';
+import type { Scheduler } from '../schedulers/scheduler.js';
+import type { Storage, StudyRecord, TrialRecord, TrialState } from '../storage/storage.js';
+import type { TrialPool } from '../worker/pool.js';
+import { isDeadLocalOwner, makeOwner } from './owner.js';
+
+export type StudyEvent =
+  | { type: 'resumed'; completed: number; interrupted: number; recovered: number }
+  | { type: 'trial-start'; trial: TrialRecord; maxEpochs: number }
+  | { type: 'report'; trial: TrialRecord; epoch: number; value: number }
+  | { type: 'trial-end'; trial: TrialRecord; state: TrialState; value: number | null; epochs: number; error: string | null }
+  | { type: 'waiting'; running: number };
+
+export interface RunOptions {
+  readonly storage: Storage;
+  readonly study: StudyRecord;
+  /** Budget: the study ends when this many trials have finished (completed, pruned or failed). */
+  readonly trials: number;
+  readonly pool: TrialPool;
+  readonly scheduler: Scheduler;
+  readonly sampler: Sampler;
+  /** Heartbeat period of running trials (default 5 s). */
+  readonly heartbeatMs?: number;
+  /** A running trial whose heartbeat is older than this is presumed dead (default 60 s). */
+  readonly staleAfterMs?: number;
+  /** How often to look again while other processes still run this study's last trials. */
+  readonly pollMs?: number;
+  /** Aborting stops dispatching, ends running trials as interrupted, and returns. */
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (e: StudyEvent) => void;
+}
+
+export interface RunSummary {
+  readonly ran: number;
+  readonly counts: Record<TrialState, number>;
+  readonly best: TrialRecord | undefined;
+  readonly aborted: boolean;
+}
+
+interface Active {
+  readonly trial: TrialRecord;
+  readonly done: Promise<void>;
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+/** Run (or resume) a study until its budget is met or `signal` aborts. */
+export async function runStudy(opts: RunOptions): Promise<RunSummary> {
+  const { storage, study, pool, scheduler, sampler, signal } = opts;
+  const emit = opts.onEvent ?? ((): void => {});
+  const owner = makeOwner();
+  const heartbeatMs = opts.heartbeatMs ?? 5000;
+  const staleAfterMs = opts.staleAfterMs ?? 60_000;
+  const pollMs = opts.pollMs ?? Math.min(heartbeatMs, 2000);
+
+  // Trials left running by dead processes of this host are interrupted at once; other
+  // hosts' trials are judged by their heartbeat inside claimTrial.
+  const dead = (await storage.runningOwners(study.id)).filter((o) => isDeadLocalOwner(o, owner));
+  const recovered = dead.length ? await storage.interruptOwners(study.id, dead, 'interrupted: its process died') : 0;
+  const before = await storage.stateCounts(study.id);
+  if (before.completed + before.pruned + before.failed + before.interrupted > 0) {
+    emit({ type: 'resumed', completed: before.completed, interrupted: before.interrupted, recovered });
+  }
+
+  const active = new Map<number, Active>();
+  let ran = 0;
+  let wake: () => void = () => {};
+  const aborted = (): boolean => signal?.aborted === true;
+  signal?.addEventListener('abort', () => wake(), { once: true });
+
+  const heartbeat = setInterval(() => {
+    if (active.size === 0) return;
+    storage.heartbeat(owner, [...active.keys()]).catch(() => {});
+  }, heartbeatMs);
+  heartbeat.unref();
+
+  const execute = async (trial: TrialRecord): Promise<void> => {
+    const plan = scheduler.plan(trial.number);
+    emit({ type: 'trial-start', trial, maxEpochs: plan.maxEpochs });
+    let lastEpoch = 0;
+    let lastValue: number | null = null;
+    let prunedAt: number | null = null;
+    let lost = false;
+    let failure: string | null = null;
+    const onReport = async (epoch: number, value: number): Promise<boolean> => {
+      if (aborted() || lost || failure) return true;
+      if (!Number.isFinite(value)) {
+        failure = `reported a non-finite value (${value}) at epoch ${epoch}`;
+        return true;
+      }
+      if (epoch > plan.maxEpochs) {
+        failure = `reported epoch ${epoch} beyond its budget of ${plan.maxEpochs} epochs`;
+        return true;
+      }
+      if (!(await storage.recordReport(trial.id, trial.attempt, epoch, value))) {
+        lost = true;
+        return true;
+      }
+      lastEpoch = epoch;
+      lastValue = value;
+      emit({ type: 'report', trial, epoch, value });
+      if (epoch >= plan.maxEpochs) return true;
+      const d = await scheduler.decide(
+        { studyId: study.id, trialNumber: trial.number, bracket: trial.bracket, epoch, value },
+        storage,
+      );
+      if (d === 'stop') prunedAt = epoch;
+      return d === 'stop';
+    };
+    let state: 'completed' | 'pruned' | 'failed' | 'interrupted';
+    let value: number | null = null;
+    let error: string | null = null;
+    try {
+      const out = await pool.run(
+        {
+          trialNumber: trial.number,
+          seed: trial.seed,
+          maxEpochs: plan.maxEpochs,
+          params: trial.params,
+          objective: study.objective,
+          model: study.model,
+          settings: { ...study.settings, epochs: plan.maxEpochs },
+        },
+        onReport,
+        signal,
+      );
+      if (failure) {
+        state = 'failed';
+        error = failure;
+      } else if (!Number.isFinite(out.value)) {
+        state = 'failed';
+        error = `objective returned ${out.value}`;
+      } else if (prunedAt !== null) {
+        state = 'pruned';
+        value = lastValue;
+      } else {
+        state = 'completed';
+        value = out.value;
+      }
+    } catch (e) {
+      if (aborted()) {
+        state = 'interrupted';
+        error = 'interrupted: the run was stopped';
+      } else {
+        state = 'failed';
+        error = failure ?? errorMessage(e);
+      }
+    }
+    if (lost) return; // another process took the trial over; its record is theirs now
+    await storage.finishTrial(trial.id, trial.attempt, { state, value, error });
+    if (state !== 'interrupted') ran++;
+    emit({ type: 'trial-end', trial, state, value, epochs: lastEpoch, error });
+  };
+
+  try {
+    for (;;) {
+      while (!aborted() && active.size < pool.workers) {
+        const trial = await storage.claimTrial({
+          studyId: study.id,
+          maxTrials: opts.trials,
+          owner,
+          staleAfterMs,
+          newTrial: (n) => ({
+            params: sampler.sample(study.space, study.seed, n),
+            seed: trialSeed(study.seed, n),
+            bracket: scheduler.plan(n).bracket,
+          }),
+        });
+        if (!trial) break;
+        const done = execute(trial)
+          .catch(() => {})
+          .finally(() => {
+            active.delete(trial.id);
+            wake();
+          });
+        active.set(trial.id, { trial, done });
+      }
+      if (active.size === 0) {
+        if (aborted()) break;
+        // Nothing left to claim. Other processes may still run the last trials; if one of
+        // them dies, its trials go stale and become ours to claim, so keep looking.
+        const counts = await storage.stateCounts(study.id);
+        if (counts.running === 0) break;
+        emit({ type: 'waiting', running: counts.running });
+        await sleep(pollMs, signal);
+        continue;
+      }
+      if (!aborted()) await new Promise<void>((resolve) => (wake = resolve));
+    }
+    await Promise.all([...active.values()].map((a) => a.done));
+  } finally {
+    clearInterval(heartbeat);
+  }
+  const counts = await storage.stateCounts(study.id);
+  return { ran, counts, best: await storage.bestTrial(study.id), aborted: aborted() };
+}

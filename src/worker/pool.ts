@@ -1,0 +1,105 @@
+/**
+ * The only module that knows about threads. A piscina pool of W threads, each training one
+ * trial at a time; a thread that dies fails its trial and is replaced by piscina.
+ */
+import { availableParallelism } from 'node:os';
+import { MessageChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { TrialError, UsageError, errorMessage } from '../errors.js';
+import type { DecisionMessage, ReportMessage, ThreadInit, TrialOutcome, TrialTask } from './messages.js';
+
+export interface PoolOptions {
+  /** Threads (default: availableParallelism()). */
+  readonly workers?: number;
+  readonly init: ThreadInit;
+  /**
+   * Trials one thread may hold at once. 1 unless a synchronous scheduler parks trials
+   * at a rung: a parked trial awaits its decision without using the CPU.
+   */
+  readonly tasksPerThread?: number;
+}
+
+/** Called for each report; resolves to true when the trial must stop. */
+export type ReportHandler = (epoch: number, value: number) => Promise<boolean>;
+
+export function defaultWorkers(): number {
+  return availableParallelism();
+}
+
+export class TrialPool {
+  readonly workers: number;
+  private readonly piscina: Piscina;
+  private destroyed = false;
+
+  constructor(opts: PoolOptions) {
+    const workers = opts.workers ?? defaultWorkers();
+    if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a positive integer, got ${workers}`);
+    this.workers = workers;
+    this.piscina = new Piscina({
+      filename: new URL('./thread.js', import.meta.url).href,
+      minThreads: workers,
+      maxThreads: workers,
+      concurrentTasksPerWorker: opts.tasksPerThread ?? 1,
+      idleTimeout: 2 ** 31 - 1,
+      maxQueue: 'auto',
+      workerData: opts.init,
+    });
+    // A thread that dies (process.exit in an objective, a native abort in its isolate) makes
+    // piscina reject that task; the pool itself keeps going and replaces the thread.
+    this.piscina.on('error', () => {});
+  }
+
+  /**
+   * Train one trial. Reports are forwarded to `onReport` in order; its answer goes back to the
+   * thread. Rejects with TrialError when the objective throws or its thread dies.
+   */
+  async run(task: Omit<TrialTask, 'port'>, onReport: ReportHandler, signal?: AbortSignal): Promise<TrialOutcome> {
+    if (this.destroyed) throw new TrialError('pool is closed');
+    const { port1, port2 } = new MessageChannel();
+    let chain = Promise.resolve();
+    let handlerError: unknown;
+    port1.on('message', (m: ReportMessage) => {
+      // Reports are handled strictly one after another, even if a handler is slow.
+      chain = chain.then(async () => {
+        let stop = true;
+        try {
+          stop = await onReport(m.epoch, m.value);
+        } catch (e) {
+          handlerError ??= e;
+        }
+        const reply: DecisionMessage = { type: 'decision', epoch: m.epoch, stop };
+        try {
+          port1.postMessage(reply);
+        } catch {
+          // the thread is gone; its task rejects on its own
+        }
+      });
+    });
+    try {
+      const full: TrialTask = { ...task, port: port2 };
+      const out = (await this.piscina.run(full, { transferList: [port2], ...(signal ? { signal } : {}) })) as TrialOutcome;
+      await chain;
+      if (handlerError !== undefined) throw handlerError;
+      return out;
+    } catch (e) {
+      await chain;
+      if (e instanceof TrialError) throw e;
+      const msg = errorMessage(e);
+      if (/worker.*(exit|terminat)|exited|Terminating/i.test(msg)) throw new TrialError(`worker thread died: ${msg}`, { cause: e });
+      throw new TrialError(msg, { cause: e });
+    } finally {
+      port1.close();
+    }
+  }
+
+  /** Threads currently alive. */
+  get threadCount(): number {
+    return this.piscina.threads.length;
+  }
+
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    await this.piscina.destroy();
+  }
+}

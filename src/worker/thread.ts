@@ -1,0 +1,96 @@
+/**
+ * Entry point of every pool thread. Loads the backend and the shared dataset views once per
+ * thread, then runs one trial per task. Reports go to the main thread over the task's
+ * MessagePort; the main thread stores them before it answers, so a report is never lost.
+ */
+import { pathToFileURL } from 'node:url';
+import { workerData } from 'piscina';
+import { TrialError } from '../errors.js';
+import type { FashionData } from '../training/fashion-objective.js';
+import { runFashionTrial } from '../training/fashion-objective.js';
+import { loadBackend, type LoadedBackend } from '../training/backend.js';
+import type { ObjectiveFn, TrialContext } from '../training/objective.js';
+import type { DecisionMessage, ReportMessage, ThreadInit, TrialOutcome, TrialTask } from './messages.js';
+
+const init = workerData as ThreadInit;
+let backend: Promise<LoadedBackend> | undefined;
+let data: FashionData | undefined;
+const userModules = new Map<string, Promise<ObjectiveFn>>();
+
+function fashionData(): FashionData {
+  if (data) return data;
+  const d = init.dataset;
+  if (!d) throw new TrialError('the fashion-mnist objective needs the dataset, which this pool was started without');
+  data = {
+    trainImages: new Uint8Array(d.trainImages),
+    trainLabels: new Uint8Array(d.trainLabels),
+    testImages: new Uint8Array(d.testImages),
+    testLabels: new Uint8Array(d.testLabels),
+  };
+  return data;
+}
+
+async function userObjective(path: string): Promise<ObjectiveFn> {
+  let p = userModules.get(path);
+  if (!p) {
+    p = import(pathToFileURL(path).href).then((mod: Record<string, unknown>) => {
+      const fn = mod['default'] ?? mod['objective'];
+      if (typeof fn !== 'function') {
+        throw new TrialError(`${path} must export an async function as default or as "objective"`);
+      }
+      return fn as ObjectiveFn;
+    });
+    userModules.set(path, p);
+  }
+  return p;
+}
+
+export default async function runTrial(task: TrialTask): Promise<TrialOutcome> {
+  const { port } = task;
+  let waiting: ((stop: boolean) => void) | undefined;
+  let lastEpoch = 0;
+  port.on('message', (m: DecisionMessage) => {
+    const w = waiting;
+    waiting = undefined;
+    w?.(m.stop);
+  });
+  const ctx: TrialContext = {
+    trialNumber: task.trialNumber,
+    seed: task.seed,
+    maxEpochs: task.maxEpochs,
+    settings: task.settings,
+    report(epoch: number, value: number): Promise<boolean> {
+      if (!Number.isInteger(epoch) || epoch <= lastEpoch) {
+        return Promise.reject(new TrialError(`report(epoch=${epoch}): epochs must be integers increasing from 1 (last was ${lastEpoch})`));
+      }
+      if (waiting) return Promise.reject(new TrialError('report() called again before the previous report was answered (missing await?)'));
+      lastEpoch = epoch;
+      return new Promise<boolean>((resolve) => {
+        waiting = resolve;
+        const msg: ReportMessage = { type: 'report', epoch, value: Number(value) };
+        port.postMessage(msg);
+      });
+    },
+  };
+  try {
+    if (task.objective === 'fashion-mnist') {
+      const b = await (backend ??= loadBackend(init.backend, {
+        intraOpThreads: init.intraOpThreads,
+        interOpThreads: init.interOpThreads,
+      }));
+      const value = await runFashionTrial(b.tf, fashionData(), task.model ?? 'softmax', task.params, {
+        seed: task.seed,
+        maxEpochs: task.maxEpochs,
+        trainSubset: typeof task.settings['trainSubset'] === 'number' ? task.settings['trainSubset'] : undefined,
+        report: ctx.report,
+      });
+      return { value, backend: b.name };
+    }
+    const fn = await userObjective(task.objective);
+    const value = await fn(task.params, ctx);
+    if (typeof value !== 'number') throw new TrialError(`objective returned ${typeof value}, expected a number`);
+    return { value, backend: null };
+  } finally {
+    port.close();
+  }
+}
