@@ -1,0 +1,38 @@
+import { StorageError } from '../errors.js';
+import { PostgresStorage } from './postgres.js';
+import { SqliteStorage } from './sqlite.js';
+import type { Storage } from './storage.js';
+
+export interface OpenOptions {
+  /**
+   * Open for reading only: nothing is created or migrated, and every write fails.
+   * A SQLite file must already exist. Default false.
+   */
+  readonly readOnly?: boolean;
+}
+
+/**
+ * Open the storage a URL names:
+ * - `postgres://...` or `postgresql://...` -> PostgreSQL (tables in the first schema of the
+ *   connection's search_path; set it with `?options=-c%20search_path%3Dmyschema`);
+ * - `sqlite:path`, `sqlite://path` or a plain file path -> SQLite (the directory must exist;
+ *   the file is created unless readOnly).
+ * The schema is created or migrated on first open.
+ * @throws StorageError with a one-line message for a bad URL, an unreachable server, a
+ *   missing directory, a file that is not a database, a schema from a newer release.
+ */
+export async function openStorage(url: string, opts: OpenOptions = {}): Promise<Storage> {
+  if (typeof url !== 'string' || url.trim() === '') throw new StorageError('no storage given (expected a file path, sqlite:path or postgres://...)');
+  const readOnly = opts.readOnly ?? false;
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1]?.toLowerCase();
+  if (scheme === 'postgres' || scheme === 'postgresql') return PostgresStorage.open(url, { readOnly });
+  if (scheme === 'sqlite') {
+    const path = url.replace(/^sqlite:(\/\/)?/i, '');
+    return SqliteStorage.open(path, { readOnly });
+  }
+  // One-letter "schemes" are Windows drive letters; anything else unknown is a mistake.
+  if (scheme !== undefined && scheme.length > 1 && /^[a-z]+:\/\//i.test(url)) {
+    throw new StorageError(`unsupported storage URL scheme "${scheme}:" (expected a file path, sqlite:path or postgres://...)`);
+  }
+  return SqliteStorage.open(url, { readOnly });
+}

@@ -1,0 +1,407 @@
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { HpoError, StorageError } from '../errors.js';
+import { migrateSqlite } from './migrations.js';
+import {
+  checkClaim,
+  checkFinish,
+  checkId,
+  checkNewTrial,
+  checkReport,
+  checkSeed,
+  emptyCounts,
+  plainRow,
+  readOnlyRefusal,
+  staleReason,
+  summarize,
+  type SummaryRow,
+  toStudy,
+  toTrial,
+  type StudyRow,
+  type TrialRow,
+} from './records.js';
+import type {
+  ClaimRequest,
+  EpochReport,
+  FinalState,
+  Storage,
+  StudyRecord,
+  StudySpec,
+  StudySummary,
+  TrialRecord,
+  TrialState,
+} from './storage.js';
+import { TERMINAL_STATES } from './storage.js';
+
+/** ISO-8601 UTC with milliseconds: sorts as text, same shape as Date#toISOString. */
+const NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`;
+
+/** How long a writer waits for another process's transaction before failing. */
+export const SQLITE_BUSY_TIMEOUT_MS = 30_000;
+
+export interface SqliteOptions {
+  /** Open without writing anything (no migration, no journal-mode change). Default false. */
+  readonly readOnly?: boolean;
+  /** Default SQLITE_BUSY_TIMEOUT_MS. */
+  readonly busyTimeoutMs?: number;
+}
+
+type Stmt = Database.Statement<unknown[], unknown>;
+
+/**
+ * Storage in one SQLite file, shareable by several processes on one machine (WAL mode).
+ * Every write that spans statements runs in a BEGIN IMMEDIATE transaction so the write lock
+ * is taken up front and waits (busy_timeout) instead of failing with SQLITE_BUSY.
+ * The async methods wrap synchronous better-sqlite3 calls.
+ */
+export class SqliteStorage implements Storage {
+  readonly kind = 'sqlite' as const;
+  readonly location: string;
+  readonly readOnly: boolean;
+  private readonly db: Database.Database;
+  private readDb: Database.Database | undefined;
+  private readonly stmts: Record<string, Stmt> = {};
+  private closed = false;
+
+  private constructor(db: Database.Database, location: string, readOnly: boolean) {
+    this.db = db;
+    this.location = location;
+    this.readOnly = readOnly;
+  }
+
+  /**
+   * Open (creating if needed, unless readOnly) and migrate the database at `path`.
+   * @throws StorageError when the directory is missing, the file is not a SQLite database,
+   *   is from a newer release, or (readOnly) does not exist.
+   */
+  static open(path: string, opts: SqliteOptions = {}): SqliteStorage {
+    const readOnly = opts.readOnly ?? false;
+    if (path === '') throw new StorageError('sqlite: empty database path');
+    const location = path === ':memory:' ? path : resolve(path);
+    if (location !== ':memory:') {
+      const dir = dirname(location);
+      if (!existsSync(dir)) throw new StorageError(`sqlite: directory ${dir} does not exist (for database ${location})`);
+      if (existsSync(location) && statSync(location).isDirectory()) {
+        throw new StorageError(`sqlite: ${location} is a directory, not a database file`);
+      }
+      if (readOnly && !existsSync(location)) throw new StorageError(`sqlite: no database at ${location}`);
+    }
+    let db: Database.Database;
+    try {
+      db = new Database(location, { readonly: readOnly, fileMustExist: readOnly });
+    } catch (e) {
+      throw wrap(e, location, 'cannot open', undefined, true);
+    }
+    try {
+      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS))}`);
+      // Reading the schema first turns "not a database" into an error here, not later.
+      db.pragma('user_version', { simple: true });
+      if (!readOnly) {
+        if (String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal' && location !== ':memory:') {
+          db.pragma('journal_mode = WAL');
+        }
+        db.pragma('synchronous = NORMAL');
+      }
+      db.pragma('foreign_keys = ON');
+      migrateSqlite(db, `sqlite ${location}`, readOnly);
+      const s = new SqliteStorage(db, location, readOnly);
+      s.prepareAll();
+      return s;
+    } catch (e) {
+      db.close();
+      throw wrap(e, location, 'cannot open', undefined, true);
+    }
+  }
+
+  private prepareAll(): void {
+    const sql: Record<string, string> = {
+      insertStudy: `INSERT INTO studies (name, objective, model, space, settings, seed) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (name) DO NOTHING RETURNING *`,
+      studyByName: `SELECT * FROM studies WHERE name = ?`,
+      studyExists: `SELECT 1 FROM studies WHERE id = ?`,
+      listStudies: `SELECT s.id, s.name, s.objective, s.model, s.created_at, t.state, count(t.id) AS n,
+                           min(CASE WHEN t.state = 'completed' THEN t.value END) AS best
+                      FROM studies s LEFT JOIN trials t ON t.study_id = s.id
+                     GROUP BY s.id, t.state ORDER BY s.id`,
+      interruptStale: `UPDATE trials SET state = 'interrupted', error = ? || ' (owner ' || coalesce(owner, '?') || ')'
+                        WHERE study_id = ? AND state = 'running'
+                          AND (heartbeat_at IS NULL OR (julianday('now') - julianday(heartbeat_at)) * 86400000.0 > ?)`,
+      firstInterrupted: `SELECT id FROM trials WHERE study_id = ? AND state = 'interrupted' ORDER BY number LIMIT 1`,
+      deleteReports: `DELETE FROM reports WHERE trial_id = ?`,
+      reclaim: `UPDATE trials SET state = 'running', attempt = attempt + 1, owner = ?, value = NULL, epochs = 0,
+                       error = NULL, started_at = ${NOW}, heartbeat_at = ${NOW}, finished_at = NULL
+                 WHERE id = ? RETURNING *`,
+      // Numbers are dense (1..max), so max(number) is the trial count, read from the unique index.
+      maxNumber: `SELECT coalesce(max(number), 0) AS n FROM trials WHERE study_id = ?`,
+      insertTrial: `INSERT INTO trials (study_id, number, state, params, seed, bracket, owner, started_at, heartbeat_at)
+                    VALUES (?, ?, 'running', ?, ?, ?, ?, ${NOW}, ${NOW}) RETURNING *`,
+      touchForReport: `UPDATE trials SET epochs = max(epochs, ?), heartbeat_at = ${NOW}
+                        WHERE id = ? AND state = 'running' AND attempt = ?`,
+      upsertReport: `INSERT INTO reports (trial_id, epoch, value) VALUES (?, ?, ?)
+                     ON CONFLICT (trial_id, epoch) DO UPDATE SET value = excluded.value, created_at = excluded.created_at`,
+      finish: `UPDATE trials SET state = ?, value = ?, error = ?, heartbeat_at = ${NOW},
+                      finished_at = CASE WHEN ? THEN ${NOW} ELSE NULL END
+                WHERE id = ? AND state = 'running' AND attempt = ?`,
+      heartbeat: `UPDATE trials SET heartbeat_at = ${NOW}
+                   WHERE owner = ? AND state = 'running' AND id IN (SELECT value FROM json_each(?))`,
+      interruptOwners: `UPDATE trials SET state = 'interrupted', error = ?
+                         WHERE study_id = ? AND state = 'running' AND owner IN (SELECT value FROM json_each(?))`,
+      runningOwners: `SELECT DISTINCT owner FROM trials WHERE study_id = ? AND state = 'running' AND owner IS NOT NULL ORDER BY owner`,
+      trials: `SELECT * FROM trials WHERE study_id = ? ORDER BY number`,
+      trialsIn: `SELECT * FROM trials WHERE study_id = ? AND state IN (SELECT value FROM json_each(?)) ORDER BY number`,
+      reports: `SELECT r.trial_id, t.number, r.epoch, r.value FROM reports r JOIN trials t ON t.id = r.trial_id
+                 WHERE t.study_id = ? ORDER BY t.number, r.epoch`,
+      reportsOf: `SELECT r.trial_id, t.number, r.epoch, r.value FROM reports r JOIN trials t ON t.id = r.trial_id
+                   WHERE t.study_id = ? AND r.trial_id = ? ORDER BY r.epoch`,
+      rung: `SELECT r.value FROM reports r JOIN trials t ON t.id = r.trial_id
+              WHERE t.study_id = ? AND r.epoch = ? ORDER BY r.value`,
+      rungBracket: `SELECT r.value FROM reports r JOIN trials t ON t.id = r.trial_id
+                     WHERE t.study_id = ? AND r.epoch = ? AND t.bracket IS ? ORDER BY r.value`,
+      best: `SELECT * FROM trials WHERE study_id = ? AND state = 'completed' AND value IS NOT NULL
+              ORDER BY value, number LIMIT 1`,
+      counts: `SELECT state, count(*) AS n FROM trials WHERE study_id = ? GROUP BY state`,
+    };
+    for (const [k, text] of Object.entries(sql)) {
+      try {
+        this.stmts[k] = this.db.prepare(text);
+      } catch (e) {
+        throw wrap(e, this.location, 'cannot prepare statements', text, true);
+      }
+    }
+  }
+
+  private st(name: string): Stmt {
+    if (this.closed) throw new StorageError(`sqlite ${this.location}: storage is closed`);
+    const s = this.stmts[name];
+    if (s === undefined) throw new Error(`bug: no statement ${name}`);
+    return s;
+  }
+
+  /** Run `fn` synchronously, mapping driver errors to StorageError with context. */
+  private run<T>(what: string, fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (e) {
+      return Promise.reject(wrap(e, this.location, what));
+    }
+  }
+
+  createStudy(spec: StudySpec): Promise<{ study: StudyRecord; created: boolean }> {
+    checkSeed(spec.seed, 'createStudy');
+    if (typeof spec.name !== 'string' || spec.name === '') throw new TypeError('createStudy: name must be a non-empty string');
+    return this.run(`createStudy ${spec.name}`, () =>
+      this.db
+        .transaction(() => {
+          const row = this.st('insertStudy').get(
+            spec.name,
+            spec.objective,
+            spec.model,
+            JSON.stringify(spec.space),
+            JSON.stringify(spec.settings),
+            spec.seed,
+          ) as StudyRow | undefined;
+          if (row !== undefined) return { study: toStudy(row), created: true };
+          const existing = this.st('studyByName').get(spec.name) as StudyRow;
+          return { study: toStudy(existing), created: false };
+        })
+        .immediate(),
+    );
+  }
+
+  getStudy(name: string): Promise<StudyRecord | undefined> {
+    return this.run(`getStudy ${name}`, () => {
+      const row = this.st('studyByName').get(name) as StudyRow | undefined;
+      return row === undefined ? undefined : toStudy(row);
+    });
+  }
+
+  listStudies(): Promise<StudySummary[]> {
+    return this.run('listStudies', () =>
+      summarize(
+        this.st('listStudies').all() as SummaryRow[],
+      ),
+    );
+  }
+
+  claimTrial(req: ClaimRequest): Promise<TrialRecord | null> {
+    checkClaim(req);
+    return this.run(`claimTrial study ${req.studyId}`, () =>
+      this.db
+        .transaction((): TrialRecord | null => {
+          if (this.st('studyExists').get(req.studyId) === undefined) {
+            throw new StorageError(`sqlite ${this.location}: no study with id ${req.studyId}`);
+          }
+          this.st('interruptStale').run(staleReason(req.staleAfterMs), req.studyId, req.staleAfterMs);
+          const again = this.st('firstInterrupted').get(req.studyId) as { id: number } | undefined;
+          if (again !== undefined) {
+            this.st('deleteReports').run(again.id);
+            return toTrial(this.st('reclaim').get(req.owner, again.id) as TrialRow);
+          }
+          const { n } = this.st('maxNumber').get(req.studyId) as { n: number };
+          if (n >= req.maxTrials) return null;
+          const number = n + 1;
+          const t = checkNewTrial(req.newTrial(number), number);
+          return toTrial(
+            this.st('insertTrial').get(req.studyId, number, t.params, t.seed, t.bracket, req.owner) as TrialRow,
+          );
+        })
+        .immediate(),
+    );
+  }
+
+  recordReport(trialId: number, attempt: number, epoch: number, value: number): Promise<boolean> {
+    checkReport(trialId, attempt, epoch, value);
+    return this.run(`recordReport trial ${trialId} epoch ${epoch}`, () =>
+      this.db
+        .transaction(() => {
+          if (this.st('touchForReport').run(epoch, trialId, attempt).changes === 0) return false;
+          this.st('upsertReport').run(trialId, epoch, value);
+          return true;
+        })
+        .immediate(),
+    );
+  }
+
+  finishTrial(
+    trialId: number,
+    attempt: number,
+    outcome: { state: FinalState; value: number | null; error?: string | null },
+  ): Promise<boolean> {
+    checkFinish(trialId, attempt, outcome);
+    const terminal = (TERMINAL_STATES as readonly string[]).includes(outcome.state) ? 1 : 0;
+    return this.run(`finishTrial trial ${trialId}`, () => {
+      const r = this.st('finish').run(outcome.state, outcome.value, outcome.error ?? null, terminal, trialId, attempt);
+      return r.changes > 0;
+    });
+  }
+
+  heartbeat(owner: string, trialIds: readonly number[]): Promise<void> {
+    if (trialIds.length === 0) return Promise.resolve();
+    return this.run(`heartbeat ${owner}`, () => {
+      this.st('heartbeat').run(owner, JSON.stringify(trialIds));
+    });
+  }
+
+  interruptOwners(studyId: number, owners: readonly string[], reason: string): Promise<number> {
+    if (owners.length === 0) return Promise.resolve(0);
+    return this.run(`interruptOwners study ${studyId}`, () => this.st('interruptOwners').run(reason, studyId, JSON.stringify(owners)).changes);
+  }
+
+  runningOwners(studyId: number): Promise<string[]> {
+    return this.run(`runningOwners study ${studyId}`, () =>
+      (this.st('runningOwners').all(studyId) as { owner: string }[]).map((r) => r.owner),
+    );
+  }
+
+  getTrials(studyId: number, opts?: { states?: readonly TrialState[] }): Promise<TrialRecord[]> {
+    return this.run(`getTrials study ${studyId}`, () => {
+      const rows =
+        opts?.states === undefined
+          ? this.st('trials').all(studyId)
+          : this.st('trialsIn').all(studyId, JSON.stringify(opts.states));
+      return (rows as TrialRow[]).map(toTrial);
+    });
+  }
+
+  getReports(studyId: number, opts?: { trialId?: number }): Promise<EpochReport[]> {
+    return this.run(`getReports study ${studyId}`, () => {
+      const rows =
+        opts?.trialId === undefined ? this.st('reports').all(studyId) : this.st('reportsOf').all(studyId, opts.trialId);
+      return (rows as { trial_id: number; number: number; epoch: number; value: number }[]).map((r) => ({
+        trialId: r.trial_id,
+        trialNumber: r.number,
+        epoch: r.epoch,
+        value: r.value,
+      }));
+    });
+  }
+
+  rungValues(studyId: number, epoch: number, bracket?: number | null): Promise<number[]> {
+    return this.run(`rungValues study ${studyId} epoch ${epoch}`, () => {
+      const rows =
+        bracket === undefined ? this.st('rung').all(studyId, epoch) : this.st('rungBracket').all(studyId, epoch, bracket);
+      return (rows as { value: number }[]).map((r) => r.value);
+    });
+  }
+
+  bestTrial(studyId: number): Promise<TrialRecord | undefined> {
+    return this.run(`bestTrial study ${studyId}`, () => {
+      const row = this.st('best').get(studyId) as TrialRow | undefined;
+      return row === undefined ? undefined : toTrial(row);
+    });
+  }
+
+  stateCounts(studyId: number): Promise<Record<TrialState, number>> {
+    return this.run(`stateCounts study ${studyId}`, () => {
+      const c = emptyCounts();
+      for (const r of this.st('counts').all(studyId) as { state: TrialState; n: number }[]) c[r.state] = r.n;
+      return c;
+    });
+  }
+
+  /**
+   * Run one statement on a separate read-only connection. Rejected before running unless
+   * SQLite itself classes it as a read-only statement that returns rows.
+   * @throws ReadOnlyError for writes and multiple statements; StorageError for SQL errors.
+   */
+  query(sql: string): Promise<Record<string, unknown>[]> {
+    try {
+      if (this.closed) throw new StorageError(`sqlite ${this.location}: storage is closed`);
+      if (this.location === ':memory:') this.readDb ??= this.db; // no second connection to a memory db
+      this.readDb ??= new Database(this.location, { readonly: true, fileMustExist: true });
+      this.readDb.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+      let stmt: Stmt;
+      try {
+        stmt = this.readDb.prepare(sql);
+      } catch (e) {
+        if (e instanceof RangeError && /more than one statement/.test(e.message)) {
+          throw readOnlyRefusal('run one statement at a time');
+        }
+        throw e;
+      }
+      if (!stmt.reader || !stmt.readonly) throw readOnlyRefusal(`this statement could modify the database: ${oneLine(sql)}`);
+      stmt.safeIntegers(true);
+      return Promise.resolve((stmt.all() as Record<string, unknown>[]).map(plainRow));
+    } catch (e) {
+      if (e instanceof HpoError) return Promise.reject(e);
+      const code = (e as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('SQLITE_READONLY')) return Promise.reject(readOnlyRefusal(errText(e)));
+      return Promise.reject(new StorageError(`query failed: ${errText(e)}`, sql, [], { cause: e }));
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    if (this.readDb !== undefined && this.readDb !== this.db) this.readDb.close();
+    this.db.close();
+    return Promise.resolve();
+  }
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message.split('\n')[0] ?? e.name : String(e);
+}
+
+function oneLine(sql: string): string {
+  const s = sql.replace(/\s+/g, ' ').trim();
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+/**
+ * Driver error -> StorageError naming the file and what was being done. HpoErrors pass
+ * through; so do other errors (e.g. thrown by a caller's newTrial) unless `always`.
+ */
+function wrap(e: unknown, location: string, what: string, sql?: string, always = false): Error {
+  if (e instanceof HpoError) return e;
+  const code = (e as { code?: unknown }).code;
+  const fromSqlite = e instanceof Database.SqliteError || (typeof code === 'string' && code.startsWith('SQLITE_'));
+  if (!fromSqlite && !always) return e instanceof Error ? e : new Error(String(e));
+  let msg = errText(e);
+  if (code === 'SQLITE_NOTADB') msg = 'file is not a SQLite database';
+  else if (code === 'SQLITE_BUSY') msg = `database is locked (waited ${SQLITE_BUSY_TIMEOUT_MS} ms for another process)`;
+  else if (code === 'SQLITE_CANTOPEN') msg = 'cannot open the database file (check the path and permissions)';
+  else if (typeof code === 'string' && code.startsWith('SQLITE_READONLY')) msg = `database is read-only (${msg})`;
+  return new StorageError(`sqlite ${location}: ${what}: ${msg}`, sql, undefined, { cause: e });
+}
