@@ -70,7 +70,7 @@ export function parseDistribution(name: string, raw: unknown): Distribution {
   }
   if (low >= high) throw new SpaceError(name, `low (${low}) >= high (${high})`);
   if (type === 'loguniform' && low <= 0) throw new SpaceError(name, `loguniform needs positive bounds, got low ${low}`);
-  return { type, low, high };
+  return { type: type as 'loguniform' | 'uniform', low, high };
 }
 
 /** `loguniform(0.01, 1)` -> object form. Arguments are JSON values. */

@@ -1,0 +1,93 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { createRequire } from 'node:module';
+import { locateFashionMnist } from '../../data/fashion-mnist.js';
+import { errorMessage } from '../../errors.js';
+import { loadBackend, type BackendName } from '../../training/backend.js';
+import { openStorage } from '../../storage/open.js';
+import { isPostgresUrl } from '../common.js';
+import { toJson } from '../format.js';
+
+const require = createRequire(import.meta.url);
+
+function pkgVersion(name: string): string | null {
+  try {
+    const main = require.resolve(name);
+    let dir = main;
+    for (let i = 0; i < 6; i++) {
+      dir = dir.slice(0, dir.lastIndexOf('/'));
+      const p = `${dir}/package.json`;
+      if (existsSync(p)) {
+        const j = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
+        if (j.name === name) return j.version ?? null;
+      }
+    }
+  } catch {
+    // not installed
+  }
+  return null;
+}
+
+export async function infoCommand(a: { storage: string; backend: string; json: boolean; 'data-dir'?: string | undefined }): Promise<void> {
+  const info: Record<string, unknown> = {};
+  try {
+    const b = await loadBackend(a.backend as BackendName | 'auto', { intraOpThreads: 1, interOpThreads: 1 });
+    info['backend'] = b.name;
+    info['versions'] = b.versions;
+    if (b.warning) info['backendWarning'] = b.warning;
+  } catch (e) {
+    info['backend'] = null;
+    info['backendError'] = errorMessage(e);
+  }
+  const cpuList = cpus();
+  info['threads'] = {
+    cpus: availableParallelism(),
+    cpuModel: cpuList[0]?.model ?? 'unknown',
+    defaultWorkers: availableParallelism(),
+    intraOpThreadsPerWorker: 1,
+    interOpThreadsPerWorker: 1,
+  };
+  try {
+    const found = locateFashionMnist({ dataDir: a['data-dir'] });
+    info['dataset'] = found ? { dir: found.dir, source: found.source } : { dir: null, note: 'not found; hpo run will try to download it into ./data/fashion-mnist' };
+  } catch (e) {
+    info['dataset'] = { dir: null, error: errorMessage(e) };
+  }
+  info['node'] = process.version;
+  info['packages'] = Object.fromEntries(
+    ['@tensorflow/tfjs', '@tensorflow/tfjs-node', '@tensorflow/tfjs-backend-wasm', 'piscina', 'better-sqlite3', 'pg', 'yargs'].map((n) => [n, pkgVersion(n)]),
+  );
+  if (isPostgresUrl(a.storage) || existsSync(a.storage.replace(/^sqlite:/, ''))) {
+    try {
+      const s = await openStorage(a.storage);
+      try {
+        info['storage'] = { kind: s.kind, location: s.location, studies: (await s.listStudies()).length };
+      } finally {
+        await s.close();
+      }
+    } catch (e) {
+      info['storage'] = { location: a.storage, error: errorMessage(e) };
+    }
+  } else {
+    info['storage'] = { location: a.storage, note: 'does not exist yet' };
+  }
+  if (a.json) {
+    process.stdout.write(toJson(info) + '\n');
+    return;
+  }
+  const lines: string[] = [];
+  const v = (info['versions'] ?? {}) as Record<string, unknown>;
+  lines.push(
+    `backend: ${info['backend'] ?? 'none'}${v['libtensorflow'] ? ` (libtensorflow ${String(v['libtensorflow'])})` : ''}${info['backendError'] ? ` (${String(info['backendError'])})` : ''}`,
+  );
+  if (info['backendWarning']) lines.push(`warning: ${String(info['backendWarning'])}`);
+  for (const [k, x] of Object.entries(v)) if (k !== 'libtensorflow') lines.push(`  ${k}: ${String(x)}`);
+  const t = info['threads'] as Record<string, unknown>;
+  lines.push(`threads: ${String(t['cpus'])} CPUs (${String(t['cpuModel'])}), default ${String(t['defaultWorkers'])} workers x 1 intra-op thread`);
+  const d = info['dataset'] as Record<string, unknown>;
+  lines.push(`dataset: ${d['dir'] ? `${String(d['dir'])} (${String(d['source'])})` : String(d['error'] ?? d['note'])}`);
+  const st = info['storage'] as Record<string, unknown>;
+  lines.push(`storage: ${String(st['location'])}${st['kind'] ? ` (${String(st['kind'])}, ${String(st['studies'])} studies)` : ` (${String(st['error'] ?? st['note'])})`}`);
+  lines.push(`node ${process.version}; ${Object.entries(info['packages'] as Record<string, string | null>).map(([n, x]) => `${n} ${x ?? '-'}`).join(', ')}`);
+  process.stdout.write(lines.join('\n') + '\n');
+}

@@ -1,0 +1,236 @@
+import { randomInt } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Argv } from 'yargs';
+import { loadFashionMnist, type SharedFashionMnist } from '../../data/fashion-mnist.js';
+import { SpaceError, UsageError, errorMessage } from '../../errors.js';
+import { createSampler, SAMPLER_NAMES } from '../../samplers/registry.js';
+import { createScheduler, SCHEDULER_NAMES } from '../../schedulers/registry.js';
+import { parseSpace, type SearchSpace } from '../../space/distribution.js';
+import { openStorage } from '../../storage/open.js';
+import type { StudySpec } from '../../storage/storage.js';
+import { ensureStudy } from '../../study/ensure-study.js';
+import { runStudy } from '../../study/runner.js';
+import { loadBackend, type BackendName } from '../../training/backend.js';
+import { getModel, modelNames } from '../../training/models/index.js';
+import { defaultWorkers, TrialPool } from '../../worker/pool.js';
+import { DEFAULT_STORAGE, positiveInt } from '../common.js';
+import { fmtParams, fmtValue } from '../format.js';
+import { Progress } from '../progress.js';
+
+export interface RunArgs {
+  storage: string;
+  study: string;
+  objective: string;
+  model?: string | undefined;
+  space?: string | undefined;
+  trials: number;
+  epochs?: number | undefined;
+  'train-subset'?: number | undefined;
+  workers?: number | undefined;
+  seed?: number | undefined;
+  scheduler?: string | undefined;
+  sampler?: string | undefined;
+  'min-epochs'?: number | undefined;
+  'max-epochs'?: number | undefined;
+  eta?: number | undefined;
+  backend: string;
+  'intra-op-threads': number;
+  'inter-op-threads': number;
+  'data-dir'?: string | undefined;
+  'stale-after': number;
+  heartbeat: number;
+}
+
+export const BUILTIN_OBJECTIVE = 'fashion-mnist';
+const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+
+export function runBuilder(y: Argv): Argv<RunArgs> {
+  return y
+    .option('study', { type: 'string', default: 'default', describe: 'Study name (created if new, resumed if it exists)' })
+    .option('objective', { type: 'string', default: BUILTIN_OBJECTIVE, describe: 'fashion-mnist, or the path of a module exporting async (config, ctx) => number' })
+    .option('model', { type: 'string', choices: modelNames(), describe: 'Built-in model for fashion-mnist [default: softmax]' })
+    .option('space', { type: 'string', describe: "Search space JSON file [default: the model's built-in space]" })
+    .option('trials', { type: 'number', default: 20, describe: 'Finished trials (completed, pruned or failed) the study ends with' })
+    .option('epochs', { type: 'number', describe: "Epochs per trial with the fifo scheduler [default: the model's]" })
+    .option('train-subset', { type: 'number', describe: 'Train on the first K of the 60k training images' })
+    .option('workers', { type: 'number', describe: `Worker threads [default: CPUs = ${defaultWorkers()}]` })
+    .option('seed', { type: 'number', describe: 'Study seed: same seed, same configs [default: random, stored]' })
+    .option('scheduler', { type: 'string', choices: SCHEDULER_NAMES, describe: 'Early-stopping scheduler [default: fifo]' })
+    .option('sampler', { type: 'string', choices: SAMPLER_NAMES, describe: 'Config sampler [default: random]' })
+    .option('min-epochs', { type: 'number', describe: 'r_min: first rung (sh, asha, hyperband) [default: 2]' })
+    .option('max-epochs', { type: 'number', describe: 'r_max: epochs of a trial that is never stopped [default: 10]' })
+    .option('eta', { type: 'number', describe: 'Reduction factor: top 1/eta go on at each rung [default: 2]' })
+    .option('backend', { type: 'string', choices: BACKENDS, default: 'auto', describe: 'tfjs backend' })
+    .option('intra-op-threads', { type: 'number', default: 1, describe: "libtensorflow intra-op threads per worker" })
+    .option('inter-op-threads', { type: 'number', default: 1, describe: "libtensorflow inter-op threads per worker" })
+    .option('data-dir', { type: 'string', describe: 'Directory holding the Fashion-MNIST IDX files' })
+    .option('stale-after', { type: 'number', default: 60, describe: "Seconds without heartbeat before another process's running trial counts as dead" })
+    .option('heartbeat', { type: 'number', default: 5, describe: 'Seconds between heartbeats of running trials' }) as unknown as Argv<RunArgs>;
+}
+
+function readSpaceFile(path: string): SearchSpace {
+  if (!existsSync(path)) throw new UsageError(`--space ${path}: no such file`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new SpaceError(undefined, `${path} is not valid JSON: ${errorMessage(e)}`);
+  }
+  return parseSpace(raw);
+}
+
+/** Build the study spec from flags; flags not given take the stored study's values on resume. */
+async function buildSpec(a: RunArgs, stored: StudySpec | undefined): Promise<StudySpec> {
+  const builtin = a.objective === BUILTIN_OBJECTIVE;
+  let objective = BUILTIN_OBJECTIVE;
+  if (!builtin) {
+    objective = resolve(a.objective);
+    if (!existsSync(objective)) throw new UsageError(`--objective ${a.objective}: no such file (or use "fashion-mnist")`);
+  }
+  if (!builtin && a.model !== undefined) throw new UsageError('--model applies to the fashion-mnist objective only');
+  const model = builtin ? (a.model ?? (stored?.objective === BUILTIN_OBJECTIVE ? stored.model : null) ?? 'softmax') : null;
+  const info = model !== null ? getModel(model) : undefined;
+  let space: SearchSpace;
+  if (a.space !== undefined) space = readSpaceFile(a.space);
+  else if (stored && stored.objective === objective && stored.model === model) space = stored.space;
+  else if (info) space = info.defaultSpace;
+  else throw new UsageError('a custom --objective needs a --space file');
+
+  const scheduler = a.scheduler ?? (stored?.settings['scheduler'] as string | undefined) ?? 'fifo';
+  const pick = (flag: number | undefined, key: string, dflt: number | undefined): number | undefined =>
+    flag ?? (stored?.settings[key] as number | undefined) ?? dflt;
+  positiveInt('epochs', a.epochs);
+  positiveInt('train-subset', a['train-subset']);
+  positiveInt('min-epochs', a['min-epochs']);
+  positiveInt('max-epochs', a['max-epochs']);
+  const fifo = scheduler === 'fifo';
+  if (fifo && (a['min-epochs'] !== undefined || a.eta !== undefined)) {
+    throw new UsageError('--min-epochs and --eta apply to --scheduler sh, asha or hyperband');
+  }
+  if (!fifo && a.epochs !== undefined && a['max-epochs'] !== undefined && a.epochs !== a['max-epochs']) {
+    throw new UsageError('--epochs and --max-epochs disagree; with an early-stopping scheduler give --max-epochs only');
+  }
+  const modelEpochs = info?.defaults.epochs ?? 10;
+  const epochs = fifo ? pick(a.epochs ?? a['max-epochs'], 'epochs', modelEpochs)! : pick(a['max-epochs'] ?? a.epochs, 'epochs', 10)!;
+  const settings: Record<string, unknown> = {
+    epochs,
+    trainSubset: pick(a['train-subset'], 'trainSubset', undefined) ?? null,
+    scheduler,
+    sampler: a.sampler ?? (stored?.settings['sampler'] as string | undefined) ?? 'random',
+  };
+  if (!fifo) {
+    settings['minEpochs'] = pick(a['min-epochs'], 'minEpochs', Math.min(2, epochs))!;
+    settings['eta'] = pick(a.eta, 'eta', 2)!;
+  }
+  if (a['train-subset'] !== undefined && a['train-subset'] > 60000) throw new UsageError('--train-subset must be at most 60000');
+  let seed = a.seed ?? stored?.seed;
+  if (seed !== undefined && (!Number.isSafeInteger(seed) || seed < 0)) throw new UsageError(`--seed must be a non-negative integer, got ${seed}`);
+  seed ??= randomInt(0, 2 ** 31);
+  return { name: a.study, objective, model, space, settings, seed };
+}
+
+export async function runCommand(a: RunArgs): Promise<void> {
+  positiveInt('trials', a.trials);
+  const workers = positiveInt('workers', a.workers) ?? defaultWorkers();
+  positiveInt('intra-op-threads', a['intra-op-threads']);
+  positiveInt('inter-op-threads', a['inter-op-threads']);
+  if (!(a['stale-after'] > 0) || !(a.heartbeat > 0) || a.heartbeat >= a['stale-after']) {
+    throw new UsageError('--heartbeat and --stale-after must be positive seconds, heartbeat < stale-after');
+  }
+  if (!a.study.trim()) throw new UsageError('--study must not be empty');
+
+  const storage = await openStorage(a.storage);
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) process.exit(130);
+    process.stderr.write(`\n${sig}: stopping; running trials are marked interrupted and will run again on resume (again to force quit)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let pool: TrialPool | undefined;
+  try {
+    const existing = await storage.getStudy(a.study);
+    const spec = await buildSpec(a, existing);
+    // Validate scheduler options before anything is written.
+    const scheduler = createScheduler(String(spec.settings['scheduler']), {
+      maxEpochs: spec.settings['epochs'] as number,
+      minEpochs: (spec.settings['minEpochs'] as number | undefined) ?? 1,
+      eta: (spec.settings['eta'] as number | undefined) ?? 2,
+    });
+    const sampler = createSampler(String(spec.settings['sampler']));
+
+    let dataset: SharedFashionMnist | null = null;
+    let backendName: BackendName | 'auto' = a.backend as BackendName | 'auto';
+    if (spec.objective === BUILTIN_OBJECTIVE) {
+      const backend = await loadBackend(backendName, {
+        intraOpThreads: a['intra-op-threads'],
+        interOpThreads: a['inter-op-threads'],
+      });
+      if (backend.warning) process.stderr.write(`warning: ${backend.warning}\n`);
+      backendName = backend.name;
+      dataset = await loadFashionMnist({ dataDir: a['data-dir'] });
+      process.stderr.write(
+        `backend ${backend.name}${backend.versions.libtensorflow ? ` (libtensorflow ${backend.versions.libtensorflow})` : ''}, ` +
+          `${workers} worker thread(s), Fashion-MNIST from ${dataset.dir}\n`,
+      );
+    }
+    const { study, created } = await ensureStudy(storage, spec);
+    process.stderr.write(
+      `${created ? 'created' : 'continuing'} study "${study.name}" in ${storage.location}: ` +
+        `${study.model ?? study.objective}, ${a.trials} trials, ${String(study.settings['scheduler'])} scheduler, ` +
+        `${String(study.settings['epochs'])} epochs max, seed ${study.seed}\n`,
+    );
+    pool = new TrialPool({
+      workers,
+      init: { dataset, backend: backendName, intraOpThreads: a['intra-op-threads'], interOpThreads: a['inter-op-threads'] },
+    });
+    const counts = await storage.stateCounts(study.id);
+    const best0 = await storage.bestTrial(study.id);
+    const progress = new Progress(
+      a.trials,
+      workers,
+      process.stderr,
+      counts.completed + counts.pruned + counts.failed,
+      best0 && best0.value !== null ? { value: best0.value, number: best0.number } : undefined,
+    );
+    const summary = await runStudy({
+      storage,
+      study,
+      trials: a.trials,
+      pool,
+      scheduler,
+      sampler,
+      heartbeatMs: a.heartbeat * 1000,
+      staleAfterMs: a['stale-after'] * 1000,
+      signal: controller.signal,
+      onEvent: progress.onEvent,
+    });
+    progress.finish();
+    const c = summary.counts;
+    process.stdout.write(
+      `study "${study.name}": ${c.completed} completed, ${c.pruned} pruned, ${c.failed} failed` +
+        `${c.interrupted ? `, ${c.interrupted} interrupted` : ''}${c.running ? `, ${c.running} running elsewhere` : ''}\n`,
+    );
+    if (summary.best) {
+      process.stdout.write(
+        `best: trial ${summary.best.number}, value ${fmtValue(summary.best.value)}  ${fmtParams(summary.best.params)}\n` +
+          `find it with: hpo sql --storage ${a.storage} "SELECT t.number, t.value, t.params FROM trials t JOIN studies s ON s.id = t.study_id ` +
+          `WHERE s.name = '${study.name.replace(/'/g, "''")}' AND t.state = 'completed' ORDER BY t.value LIMIT 1"\n`,
+      );
+    } else {
+      process.stdout.write('no completed trial yet\n');
+    }
+    if (summary.aborted) process.exitCode = 130;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await pool?.destroy().catch(() => {});
+    await storage.close();
+  }
+}
+
+export const DEFAULT_STORAGE_URL = DEFAULT_STORAGE;

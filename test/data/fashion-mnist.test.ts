@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, it } from 'node:test';
+import { DatasetError } from '../../src/errors.js';
+import { DEBIAN_DIR, FASHION_FILES, loadFashionMnist, loadFashionMnistDir, locateFashionMnist } from '../../src/data/fashion-mnist.js';
+import { existsSync } from 'node:fs';
+
+const names = Object.values(FASHION_FILES).map((f) => f.name);
+function fakeDir(root: string, name: string, suffix = '.gz'): string {
+  const d = join(root, name);
+  mkdirSync(d, { recursive: true });
+  for (const n of names) writeFileSync(join(d, n + suffix), 'x');
+  return d;
+}
+
+describe('locating Fashion-MNIST', () => {
+  const root = mkdtempSync(join(tmpdir(), 'hpo-locate-'));
+  const flag = fakeDir(root, 'flag');
+  const env = fakeDir(root, 'env', '');
+  const local = fakeDir(join(root, 'cwd', 'data'), 'fashion-mnist');
+  const fallbacks = [{ dir: local, source: 'local' as const }];
+
+  it('prefers --data-dir, then HPO_DATA_DIR, then ./data/fashion-mnist', () => {
+    assert.deepEqual(locateFashionMnist({ dataDir: flag, env: { HPO_DATA_DIR: env }, fallbacks }), { dir: flag, source: 'flag' });
+    assert.deepEqual(locateFashionMnist({ env: { HPO_DATA_DIR: env }, fallbacks }), { dir: env, source: 'env' });
+    assert.deepEqual(locateFashionMnist({ env: {}, cwd: join(root, 'cwd') }), { dir: local, source: 'local' });
+    assert.equal(locateFashionMnist({ env: {}, fallbacks: [] }), undefined);
+  });
+
+  it('accepts a parent directory holding fashion-mnist/', () => {
+    assert.deepEqual(locateFashionMnist({ env: { HPO_DATA_DIR: join(root, 'cwd', 'data') }, fallbacks: [] }), { dir: local, source: 'env' });
+  });
+
+  it('an explicit directory without the files is an error naming what is missing', () => {
+    const empty = join(root, 'empty');
+    mkdirSync(empty);
+    assert.throws(() => locateFashionMnist({ dataDir: empty, env: {} }), (e: unknown) => e instanceof DatasetError && /--data-dir .*missing train-images-idx3-ubyte/.test(e.message));
+  });
+
+  it('without a copy and without network, names both ways to get it', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'hpo-nodata-'));
+    process.env['HPO_FASHION_MNIST_URL'] = 'http://127.0.0.1:9/';
+    try {
+      await assert.rejects(
+        loadFashionMnist({ env: {}, cwd, fallbacks: [] }),
+        (e: unknown) => e instanceof DatasetError && /apt-get install dataset-fashion-mnist/.test(e.message) && /download failed/.test(e.message),
+      );
+    } finally {
+      delete process.env['HPO_FASHION_MNIST_URL'];
+    }
+  });
+});
+
+describe('decoding Fashion-MNIST', { skip: !existsSync(DEBIAN_DIR) && 'needs apt-get install dataset-fashion-mnist' }, () => {
+  it('decodes the real files into shared memory', () => {
+    const d = loadFashionMnistDir(DEBIAN_DIR, 'debian');
+    assert.equal(d.nTrain, 60000);
+    assert.equal(d.nTest, 10000);
+    assert.ok(d.trainImages instanceof SharedArrayBuffer);
+    assert.equal(d.trainImages.byteLength, 60000 * 784);
+    const labels = new Uint8Array(d.testLabels);
+    const counts = new Array<number>(10).fill(0);
+    for (const l of labels) counts[l]!++;
+    assert.deepEqual(counts, new Array<number>(10).fill(1000)); // the test set is balanced
+  });
+
+  it('detects truncated and wrong files', () => {
+    const root = mkdtempSync(join(tmpdir(), 'hpo-bad-'));
+    for (const n of names) copyFileSync(join(DEBIAN_DIR, n + '.gz'), join(root, n + '.gz'));
+    const labels = join(root, 't10k-labels-idx1-ubyte.gz');
+    const good = readFileSync(labels);
+    writeFileSync(labels, good.subarray(0, good.length - 100));
+    assert.throws(() => loadFashionMnistDir(root, 'flag'), /t10k-labels-idx1-ubyte\.gz is truncated or corrupt/);
+    const raw = Buffer.alloc(10008);
+    raw.writeUInt32BE(2049, 0);
+    raw.writeUInt32BE(10000, 4);
+    writeFileSync(labels, gzipSync(raw));
+    assert.throws(() => loadFashionMnistDir(root, 'flag'), /does not match the published Fashion-MNIST/);
+  });
+});
