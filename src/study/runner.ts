@@ -82,7 +82,18 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
   let ran = 0;
   let wake: () => void = () => {};
   const aborted = (): boolean => signal?.aborted === true;
-  signal?.addEventListener('abort', () => wake(), { once: true });
+  signal?.addEventListener(
+    'abort',
+    () => {
+      wake();
+      // Stop training now rather than at the next report; the trials become interrupted.
+      pool.abortAll().catch(() => {});
+    },
+    { once: true },
+  );
+  // Trials waiting for a synchronous scheduler's rung to fill; they do not count against
+  // the pool's workers, or a round larger than the pool would never fill.
+  let parked = 0;
 
   const heartbeat = setInterval(() => {
     if (active.size === 0) return;
@@ -116,10 +127,18 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
       lastValue = value;
       emit({ type: 'report', trial, epoch, value });
       if (epoch >= plan.maxEpochs) return true;
-      const d = await scheduler.decide(
-        { studyId: study.id, trialNumber: trial.number, bracket: trial.bracket, epoch, value },
-        storage,
-      );
+      scheduler.wake();
+      let d: 'continue' | 'stop';
+      parked++;
+      if (scheduler.synchronous) wake();
+      try {
+        d = await scheduler.decide(
+          { studyId: study.id, trialNumber: trial.number, bracket: trial.bracket, epoch, value, ...(signal ? { signal } : {}) },
+          storage,
+        );
+      } finally {
+        parked--;
+      }
       if (d === 'stop') prunedAt = epoch;
       return d === 'stop';
     };
@@ -138,7 +157,6 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
           settings: { ...study.settings, epochs: plan.maxEpochs },
         },
         onReport,
-        signal,
       );
       if (failure) {
         state = 'failed';
@@ -164,13 +182,14 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
     }
     if (lost) return; // another process took the trial over; its record is theirs now
     await storage.finishTrial(trial.id, trial.attempt, { state, value, error });
+    scheduler.wake();
     if (state !== 'interrupted') ran++;
     emit({ type: 'trial-end', trial, state, value, epochs: lastEpoch, error });
   };
 
   try {
     for (;;) {
-      while (!aborted() && active.size < pool.workers) {
+      while (!aborted() && active.size < pool.workers + (scheduler.synchronous ? parked : 0)) {
         const trial = await storage.claimTrial({
           studyId: study.id,
           maxTrials: opts.trials,

@@ -53,7 +53,7 @@ export class TrialPool {
    * Train one trial. Reports are forwarded to `onReport` in order; its answer goes back to the
    * thread. Rejects with TrialError when the objective throws or its thread dies.
    */
-  async run(task: Omit<TrialTask, 'port'>, onReport: ReportHandler, signal?: AbortSignal): Promise<TrialOutcome> {
+  async run(task: Omit<TrialTask, 'port'>, onReport: ReportHandler): Promise<TrialOutcome> {
     if (this.destroyed) throw new TrialError('pool is closed');
     const { port1, port2 } = new MessageChannel();
     let chain = Promise.resolve();
@@ -77,7 +77,9 @@ export class TrialPool {
     });
     try {
       const full: TrialTask = { ...task, port: port2 };
-      const out = (await this.piscina.run(full, { transferList: [port2], ...(signal ? { signal } : {}) })) as TrialOutcome;
+      // No piscina abort signal: an abortable task keeps its thread from taking a second
+      // (parked) trial. Stopping everything goes through abortAll() instead.
+      const out = (await this.piscina.run(full, { transferList: [port2] })) as TrialOutcome;
       await chain;
       if (handlerError !== undefined) throw handlerError;
       return out;
@@ -95,6 +97,11 @@ export class TrialPool {
   /** Threads currently alive. */
   get threadCount(): number {
     return this.piscina.threads.length;
+  }
+
+  /** Terminate every thread now: running trials reject. The pool is unusable afterwards. */
+  async abortAll(): Promise<void> {
+    await this.destroy();
   }
 
   async destroy(): Promise<void> {

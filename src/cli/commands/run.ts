@@ -5,7 +5,7 @@ import type { Argv } from 'yargs';
 import { loadFashionMnist, type SharedFashionMnist } from '../../data/fashion-mnist.js';
 import { SpaceError, UsageError, errorMessage } from '../../errors.js';
 import { createSampler, SAMPLER_NAMES } from '../../samplers/registry.js';
-import { createScheduler, SCHEDULER_NAMES } from '../../schedulers/registry.js';
+import { createScheduler } from '../../schedulers/registry.js';
 import { parseSpace, type SearchSpace } from '../../space/distribution.js';
 import { openStorage } from '../../storage/open.js';
 import type { StudySpec } from '../../storage/storage.js';
@@ -56,7 +56,7 @@ export function runBuilder(y: Argv): Argv<RunArgs> {
     .option('train-subset', { type: 'number', describe: 'Train on the first K of the 60k training images' })
     .option('workers', { type: 'number', describe: `Worker threads [default: CPUs = ${defaultWorkers()}]` })
     .option('seed', { type: 'number', describe: 'Study seed: same seed, same configs [default: random, stored]' })
-    .option('scheduler', { type: 'string', choices: SCHEDULER_NAMES, describe: 'Early-stopping scheduler [default: fifo]' })
+    .option('scheduler', { type: 'string', choices: ['fifo', 'sh', 'asha', 'hyperband', 'successive-halving'], describe: 'fifo: every trial to the end; sh: synchronous successive halving; asha; hyperband [default: fifo]' })
     .option('sampler', { type: 'string', choices: SAMPLER_NAMES, describe: 'Config sampler [default: random]' })
     .option('min-epochs', { type: 'number', describe: 'r_min: first rung (sh, asha, hyperband) [default: 2]' })
     .option('max-epochs', { type: 'number', describe: 'r_max: epochs of a trial that is never stopped [default: 10]' })
@@ -97,7 +97,7 @@ async function buildSpec(a: RunArgs, stored: StudySpec | undefined): Promise<Stu
   else if (info) space = info.defaultSpace;
   else throw new UsageError('a custom --objective needs a --space file');
 
-  const scheduler = a.scheduler ?? (stored?.settings['scheduler'] as string | undefined) ?? 'fifo';
+  const scheduler = (a.scheduler === 'sh' ? 'successive-halving' : a.scheduler) ?? (stored?.settings['scheduler'] as string | undefined) ?? 'fifo';
   const pick = (flag: number | undefined, key: string, dflt: number | undefined): number | undefined =>
     flag ?? (stored?.settings[key] as number | undefined) ?? dflt;
   positiveInt('epochs', a.epochs);
@@ -160,6 +160,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
       maxEpochs: spec.settings['epochs'] as number,
       minEpochs: (spec.settings['minEpochs'] as number | undefined) ?? 1,
       eta: (spec.settings['eta'] as number | undefined) ?? 2,
+      maxTrials: a.trials,
     });
     const sampler = createSampler(String(spec.settings['sampler']));
 
@@ -187,6 +188,9 @@ export async function runCommand(a: RunArgs): Promise<void> {
     pool = new TrialPool({
       workers,
       init: { dataset, backend: backendName, intraOpThreads: a['intra-op-threads'], interOpThreads: a['inter-op-threads'] },
+      // Synchronous successive halving parks trials at a rung; a parked trial holds a slot
+      // of its thread but no CPU, so threads must accept more than one.
+      tasksPerThread: scheduler.synchronous ? Math.max(2, a.trials) : 1,
     });
     const counts = await storage.stateCounts(study.id);
     const best0 = await storage.bestTrial(study.id);
