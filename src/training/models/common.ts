@@ -1,0 +1,243 @@
+import type * as tfTypes from '@tensorflow/tfjs';
+import type { Params } from '../../space/distribution.js';
+import type { FashionTensors, Tf } from '../data.js';
+import { deriveSeed } from '../../random.js';
+import { UsageError } from '../../errors.js';
+
+/**
+ * A 32-bit generator (sfc32) for the hot paths: per-epoch permutations of 60k indices and
+ * per-step dropout masks of up to 256x512 values. The BigInt SplitMix in random.ts costs
+ * about a microsecond per draw, which would rival the training step itself. Seeded only
+ * through deriveSeed, so every stream still descends from the study seed.
+ */
+export class FastRng {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+  constructor(seed: number) {
+    this.a = deriveSeed(seed, 'a') | 0;
+    this.b = deriveSeed(seed, 'b') | 0;
+    this.c = deriveSeed(seed, 'c') | 0;
+    this.d = deriveSeed(seed, 'd') | 0 || 1;
+    for (let i = 0; i < 12; i++) this.u32();
+  }
+  /** Uniform 32-bit unsigned integer. */
+  u32(): number {
+    const t = (((this.a + this.b) | 0) + this.d) | 0;
+    this.d = (this.d + 1) | 0;
+    this.a = this.b ^ (this.b >>> 9);
+    this.b = (this.c + (this.c << 3)) | 0;
+    this.c = (this.c << 21) | (this.c >>> 11);
+    this.c = (this.c + t) | 0;
+    return t >>> 0;
+  }
+  /** Uniform in [0, 1). */
+  next(): number {
+    return this.u32() / 4294967296;
+  }
+  /** A uniformly random permutation of 0..n-1 (Fisher-Yates). */
+  permutation(n: number): Int32Array {
+    const p = new Int32Array(n);
+    for (let i = 0; i < n; i++) p[i] = i;
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(this.next() * (i + 1));
+      const t = p[i]!;
+      p[i] = p[j]!;
+      p[j] = t;
+    }
+    return p;
+  }
+}
+
+/** Read a positive finite number parameter. */
+export function numParam(params: Params, name: string, fallback?: number): number {
+  const v = params[name] ?? fallback;
+  if (v === undefined) throw new UsageError(`parameter "${name}" is required`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new UsageError(`parameter "${name}" must be a finite number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+export function learningRate(params: Params): number {
+  const lr = numParam(params, 'learning_rate');
+  if (lr <= 0) throw new UsageError(`learning_rate must be > 0, got ${lr}`);
+  return lr;
+}
+
+export function batchSize(params: Params, fallback: number): number {
+  const b = numParam(params, 'batch_size', fallback);
+  if (!Number.isSafeInteger(b) || b < 1) throw new UsageError(`batch_size must be a positive integer, got ${b}`);
+  return b;
+}
+
+/**
+ * PyTorch's default init for a dense/conv layer: U(-1/sqrt(fanIn), 1/sqrt(fanIn)).
+ * tf.randomUniform with a seed is deterministic (seedrandom), and runs once per trial.
+ */
+export function torchUniform(tf: Tf, shape: number[], fanIn: number, seed: number): tfTypes.Tensor {
+  const bound = 1 / Math.sqrt(fanIn);
+  return tf.randomUniform(shape, -bound, bound, 'float32', seed);
+}
+
+/** Glorot/Xavier uniform: U(-sqrt(6/(fanIn+fanOut)), +...). d2l's init_cnn. */
+export function xavierUniform(tf: Tf, shape: number[], fanIn: number, fanOut: number, seed: number): tfTypes.Tensor {
+  const bound = Math.sqrt(6 / (fanIn + fanOut));
+  return tf.randomUniform(shape, -bound, bound, 'float32', seed);
+}
+
+/** A batch handed to a step: rows gathered on the backend. */
+export interface Batch {
+  readonly x: tfTypes.Tensor;
+  readonly y: tfTypes.Tensor2D;
+  /** Rows in this batch (the last batch of an epoch may be short). */
+  readonly size: number;
+}
+
+/**
+ * Seeded minibatch order. Per epoch: one JS permutation, one int32 upload; per batch: a
+ * slice of that index tensor and one gather for pixels, one for one-hot labels. Pixels
+ * never leave the backend.
+ */
+export class EpochBatches {
+  readonly n: number;
+  constructor(
+    private readonly tf: Tf,
+    private readonly data: FashionTensors,
+    readonly batchSize: number,
+    private readonly seed: number,
+  ) {
+    this.n = data.nTrain;
+  }
+
+  /** Number of steps per epoch (the last batch may be short, as in d2l's DataLoader). */
+  get steps(): number {
+    return Math.ceil(this.n / this.batchSize);
+  }
+
+  /** Run `step` once per batch, each inside its own tf.tidy. */
+  forEach(epochIndex: number, step: (b: Batch) => void): void {
+    const tf = this.tf;
+    const perm = tf.tensor1d(new FastRng(deriveSeed(this.seed, 'epoch', epochIndex)).permutation(this.n), 'int32');
+    try {
+      const B = this.batchSize;
+      for (let start = 0; start < this.n; start += B) {
+        const size = Math.min(B, this.n - start);
+        tf.tidy(() => {
+          const idx = size === this.n ? perm : tf.slice(perm, start, size);
+          step({ x: tf.gather(this.data.trainX, idx), y: tf.gather(this.data.trainOneHot, idx) as tfTypes.Tensor2D, size });
+        });
+      }
+    } finally {
+      perm.dispose();
+    }
+  }
+}
+
+/**
+ * Test-set misclassification rate: logits in chunks of `chunk` rows, wrong counts summed
+ * on the backend, one dataSync of one number at the end.
+ */
+export function testError(tf: Tf, data: FashionTensors, chunk: number, logits: (x: tfTypes.Tensor) => tfTypes.Tensor): number {
+  const wrong = tf.tidy(() => {
+    let acc: tfTypes.Tensor | undefined;
+    for (let start = 0; start < data.nTest; start += chunk) {
+      const size = Math.min(chunk, data.nTest - start);
+      const x = size === data.nTest ? data.testX : tf.slice(data.testX, start, size);
+      const y = size === data.nTest ? data.testLabels : tf.slice(data.testLabels, start, size);
+      const w = tf.sum(tf.cast(tf.notEqual(tf.argMax(logits(x), 1), y), 'int32'));
+      acc = acc === undefined ? w : tf.add(acc, w);
+    }
+    return acc!;
+  });
+  try {
+    return wrong.dataSync()[0]! / data.nTest;
+  } finally {
+    wrong.dispose();
+  }
+}
+
+/** tf.keep a scalar for the life of a trainer. */
+export function constScalar(tf: Tf, v: number): tfTypes.Scalar {
+  return tf.keep(tf.scalar(v, 'float32'));
+}
+
+/** Per-step constants, uploaded once per trainer. */
+export interface StepScalars {
+  /** The learning rate (autograd steps use the mean loss). */
+  readonly lr: tfTypes.Scalar;
+  /** lr / batch rows: lean steps fold the mean's 1/B and the rate into one multiply. */
+  readonly lrOverB: tfTypes.Scalar;
+}
+
+/** A network whose parameters are tf.Variables updated by plain SGD. */
+export interface Net {
+  /** Hand-derived gradient step on one batch (called inside tf.tidy). */
+  leanStep(x: tfTypes.Tensor, y: tfTypes.Tensor2D, s: StepScalars): void;
+  /** The same update via tf.variableGrads of the mean cross-entropy (inside tf.tidy). */
+  autogradStep(x: tfTypes.Tensor, y: tfTypes.Tensor2D, s: StepScalars): void;
+  /** Inference logits (no dropout). */
+  logits(x: tfTypes.Tensor): tfTypes.Tensor;
+  /** The variables, for tests. */
+  readonly variables: readonly tfTypes.Variable[];
+  dispose(): void;
+}
+
+/** Minibatch SGD over seeded epochs: the Trainer every built-in model uses. */
+export class SgdTrainer {
+  private readonly batches: EpochBatches;
+  private readonly scalars = new Map<number, StepScalars>();
+  private readonly lrScalar: tfTypes.Scalar;
+  private disposed = false;
+
+  constructor(
+    private readonly tf: Tf,
+    private readonly data: FashionTensors,
+    private readonly net: Net,
+    readonly batchSize: number,
+    private readonly lr: number,
+    seed: number,
+    private readonly kind: 'lean' | 'autograd',
+    private readonly evalChunk: number,
+  ) {
+    this.batches = new EpochBatches(tf, data, batchSize, deriveSeed(seed, 'order'));
+    this.lrScalar = constScalar(tf, lr);
+  }
+
+  private scalarsFor(rows: number): StepScalars {
+    let s = this.scalars.get(rows);
+    if (!s) this.scalars.set(rows, (s = { lr: this.lrScalar, lrOverB: constScalar(this.tf, this.lr / rows) }));
+    return s;
+  }
+
+  trainEpoch(epochIndex: number): void {
+    if (this.disposed) throw new Error('trainer is disposed');
+    const lean = this.kind === 'lean';
+    this.batches.forEach(epochIndex, ({ x, y, size }) => {
+      const s = this.scalarsFor(size);
+      if (lean) this.net.leanStep(x, y, s);
+      else this.net.autogradStep(x, y, s);
+    });
+  }
+
+  validationError(): number {
+    if (this.disposed) throw new Error('trainer is disposed');
+    return testError(this.tf, this.data, this.evalChunk, (x) => this.net.logits(x));
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.net.dispose();
+    this.lrScalar.dispose();
+    for (const s of this.scalars.values()) s.lrOverB.dispose();
+    this.scalars.clear();
+  }
+}
+
+/** SGD update for autograd steps: v <- v - lr * g, for every variable with a gradient. */
+export function applyGrads(tf: Tf, vars: readonly tfTypes.Variable[], grads: tfTypes.NamedTensorMap, lr: tfTypes.Scalar): void {
+  for (const v of vars) {
+    const g = grads[v.name];
+    if (g) v.assign(tf.sub(v, tf.mul(g, lr)));
+  }
+}

@@ -1,0 +1,130 @@
+import type * as tfTypes from '@tensorflow/tfjs';
+import type { Params } from '../../space/distribution.js';
+import { fashionTensors, PIXELS, type FashionData, type Tf } from '../data.js';
+import { deriveSeed } from '../../random.js';
+import { UsageError } from '../../errors.js';
+import type { ModelSpec, Trainer, TrainerOptions } from './model.js';
+import { applyGrads, batchSize, constScalar, FastRng, learningRate, numParam, SgdTrainer, torchUniform, type Net, type StepScalars } from './common.js';
+
+/**
+ * MLP 784 -> H (ReLU, inverted dropout) -> 10. The first layer's bias is the last row of
+ * W1 [785, H] (inputs carry a 1 column); the second layer keeps an explicit b2.
+ *
+ * Lean step (m = dropout mask with values 0 or 1/(1-p), s = 1/(1-p)):
+ *   h = relu(x W1); hd = h*m; p = softmax(hd W2 + b2); d = (p - y) * lr/B
+ *   W2 -= hd^T d; b2 -= sum_rows(d)
+ *   dpre = (d W2^T) * m * step(x W1) = ((d*s) W2^T) * sign(hd)
+ *   W1 -= x^T dpre
+ * sign(hd) is 1 exactly where the unit was active and kept, so one Sign op replaces
+ * both the ReLU derivative and the mask, and the mask's scale moves onto the [B,10]
+ * matrix d, the cheapest place to multiply.
+ */
+export class MlpNet implements Net {
+  readonly W1: tfTypes.Variable;
+  readonly W2: tfTypes.Variable;
+  readonly b2: tfTypes.Variable;
+  readonly variables: readonly tfTypes.Variable[];
+  private readonly keepScale: tfTypes.Scalar | null;
+  private readonly rng: FastRng;
+  /** Dropped when u32 < threshold. */
+  private readonly threshold: number;
+
+  constructor(
+    private readonly tf: Tf,
+    readonly hidden: number,
+    readonly dropout: number,
+    seed: number,
+  ) {
+    const H = hidden;
+    [this.W1, this.W2, this.b2] = tf.tidy(() => [
+      tf.variable(tf.concat([torchUniform(tf, [PIXELS, H], PIXELS, deriveSeed(seed, 'W1')), torchUniform(tf, [1, H], PIXELS, deriveSeed(seed, 'b1'))], 0), true),
+      tf.variable(torchUniform(tf, [H, 10], H, deriveSeed(seed, 'W2')), true),
+      tf.variable(torchUniform(tf, [10], H, deriveSeed(seed, 'b2')), true),
+    ]);
+    this.variables = [this.W1, this.W2, this.b2];
+    this.keepScale = dropout > 0 ? constScalar(tf, 1 / (1 - dropout)) : null;
+    this.rng = new FastRng(deriveSeed(seed, 'dropout'));
+    this.threshold = Math.floor(dropout * 4294967296);
+  }
+
+  /** A fresh inverted-dropout mask [rows, H] (values 0 or 1/(1-p)), or null without dropout. */
+  mask(rows: number): tfTypes.Tensor2D | null {
+    if (this.keepScale === null) return null;
+    const n = rows * this.hidden;
+    const m = new Float32Array(n);
+    const s = 1 / (1 - this.dropout);
+    const t = this.threshold;
+    for (let i = 0; i < n; i++) m[i] = this.rng.u32() < t ? 0 : s;
+    return this.tf.tensor2d(m, [rows, this.hidden], 'float32');
+  }
+
+  logits(x: tfTypes.Tensor): tfTypes.Tensor {
+    const tf = this.tf;
+    const h = tf.relu(tf.matMul(x as tfTypes.Tensor2D, this.W1 as tfTypes.Tensor2D));
+    return tf.add(tf.matMul(h, this.W2 as tfTypes.Tensor2D), this.b2);
+  }
+
+  leanStep(x: tfTypes.Tensor, y: tfTypes.Tensor2D, s: StepScalars): void {
+    this.leanStepMasked(x, y, s, this.mask(y.shape[0]));
+  }
+
+  autogradStep(x: tfTypes.Tensor, y: tfTypes.Tensor2D, s: StepScalars): void {
+    this.autogradStepMasked(x, y, s, this.mask(y.shape[0]));
+  }
+
+  /** The lean step with a given mask (tests pass a fixed one). */
+  leanStepMasked(x: tfTypes.Tensor, y: tfTypes.Tensor2D, s: StepScalars, m: tfTypes.Tensor2D | null): void {
+    const tf = this.tf;
+    const x2 = x as tfTypes.Tensor2D;
+    const W2 = this.W2 as tfTypes.Tensor2D;
+    const h = tf.relu(tf.matMul(x2, this.W1 as tfTypes.Tensor2D));
+    const hd = m === null ? h : tf.mul(h, m);
+    const p = tf.softmax(tf.add(tf.matMul(hd, W2), this.b2));
+    const d = tf.mul(tf.sub(p, y), s.lrOverB) as tfTypes.Tensor2D;
+    const dForH = this.keepScale === null || m === null ? d : (tf.mul(d, this.keepScale) as tfTypes.Tensor2D);
+    const dpre = tf.mul(tf.matMul(dForH, W2, false, true), tf.sign(hd)) as tfTypes.Tensor2D;
+    this.W2.assign(tf.sub(W2, tf.matMul(hd, d, true, false)));
+    this.b2.assign(tf.sub(this.b2, tf.sum(d, 0)));
+    this.W1.assign(tf.sub(this.W1, tf.matMul(x2, dpre, true, false)));
+  }
+
+  /** Reference: the same forward pass, gradients by tf.variableGrads. */
+  autogradStepMasked(x: tfTypes.Tensor, y: tfTypes.Tensor2D, s: StepScalars, m: tfTypes.Tensor2D | null): void {
+    const tf = this.tf;
+    const { grads } = tf.variableGrads(() => {
+      const h = tf.relu(tf.matMul(x as tfTypes.Tensor2D, this.W1 as tfTypes.Tensor2D));
+      const hd = m === null ? h : tf.mul(h, m);
+      return tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(hd, this.W2 as tfTypes.Tensor2D), this.b2)) as tfTypes.Scalar;
+    }, [...this.variables]);
+    applyGrads(tf, this.variables, grads, s.lr);
+  }
+
+  dispose(): void {
+    for (const v of this.variables) v.dispose();
+    this.keepScale?.dispose();
+  }
+}
+
+/** MLP with one hidden layer: learning rate, width, dropout and batch size are tuned. */
+export const mlpModel: ModelSpec = {
+  name: 'mlp',
+  description: 'MLP 784-H-10 with ReLU and dropout, minibatch SGD',
+  defaultSpace: {
+    learning_rate: { type: 'loguniform', low: 0.01, high: 1 },
+    num_hiddens: { type: 'int', low: 32, high: 512, log: true },
+    dropout: { type: 'uniform', low: 0, high: 0.5 },
+    batch_size: { type: 'int', low: 32, high: 256 },
+  },
+  defaults: { epochs: 10, batchSize: 256 },
+  createTrainer(tf: Tf, data: FashionData, params: Params, opts: TrainerOptions): Trainer {
+    const lr = learningRate(params);
+    const B = batchSize(params, mlpModel.defaults.batchSize);
+    const H = numParam(params, 'num_hiddens', 256);
+    if (!Number.isSafeInteger(H) || H < 1) throw new UsageError(`num_hiddens must be a positive integer, got ${H}`);
+    const p = numParam(params, 'dropout', 0);
+    if (!(p >= 0 && p < 1)) throw new UsageError(`dropout must be in [0, 1), got ${p}`);
+    const T = fashionTensors(tf, data, 'flat1', opts.trainSubset);
+    const net = new MlpNet(tf, H, p, deriveSeed(opts.seed, 'mlp-init'));
+    return new SgdTrainer(tf, T, net, B, lr, opts.seed, opts.step ?? 'lean', 5000);
+  },
+};

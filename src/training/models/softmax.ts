@@ -1,0 +1,66 @@
+import type * as tfTypes from '@tensorflow/tfjs';
+import type { Params } from '../../space/distribution.js';
+import { fashionTensors, PIXELS, type FashionData, type Tf } from '../data.js';
+import { deriveSeed } from '../../random.js';
+import type { ModelSpec, Trainer, TrainerOptions } from './model.js';
+import { applyGrads, batchSize, learningRate, SgdTrainer, torchUniform, type Net, type StepScalars } from './common.js';
+
+/**
+ * Softmax regression 784 -> 10. Inputs carry a constant 1 column (layout `flat1`), so the
+ * bias is the last row of W [785, 10] and the whole model is one matrix.
+ *
+ * Lean step, 5 backend ops after the batch gathers:
+ *   p = softmax(x W); d = (p - y) * lr/B; W <- W - x^T d
+ * (dL/dlogits of the mean cross-entropy is (p - y)/B; the bias gradient is the sum of d,
+ * which x^T d computes through the 1 column.)
+ */
+export class SoftmaxNet implements Net {
+  readonly W: tfTypes.Variable;
+  readonly variables: readonly tfTypes.Variable[];
+
+  constructor(private readonly tf: Tf, seed: number) {
+    this.W = tf.tidy(() =>
+      tf.variable(
+        tf.concat([torchUniform(tf, [PIXELS, 10], PIXELS, deriveSeed(seed, 'W')), torchUniform(tf, [1, 10], PIXELS, deriveSeed(seed, 'b'))], 0),
+        true,
+      ),
+    );
+    this.variables = [this.W];
+  }
+
+  logits(x: tfTypes.Tensor): tfTypes.Tensor {
+    return this.tf.matMul(x as tfTypes.Tensor2D, this.W as tfTypes.Tensor2D);
+  }
+
+  leanStep(x: tfTypes.Tensor, y: tfTypes.Tensor2D, s: StepScalars): void {
+    const tf = this.tf;
+    const x2 = x as tfTypes.Tensor2D;
+    const p = tf.softmax(tf.matMul(x2, this.W as tfTypes.Tensor2D));
+    const d = tf.mul(tf.sub(p, y), s.lrOverB) as tfTypes.Tensor2D;
+    this.W.assign(tf.sub(this.W, tf.matMul(x2, d, true, false)));
+  }
+
+  autogradStep(x: tfTypes.Tensor, y: tfTypes.Tensor2D, s: StepScalars): void {
+    const { grads } = this.tf.variableGrads(() => this.tf.losses.softmaxCrossEntropy(y, this.logits(x)) as tfTypes.Scalar, [this.W]);
+    applyGrads(this.tf, this.variables, grads, s.lr);
+  }
+
+  dispose(): void {
+    this.W.dispose();
+  }
+}
+
+/** d2l's softmax regression HPO example (chapter 19.1): tune the learning rate only. */
+export const softmaxModel: ModelSpec = {
+  name: 'softmax',
+  description: 'softmax regression 784->10, minibatch SGD (d2l HPO chapter)',
+  defaultSpace: { learning_rate: { type: 'loguniform', low: 0.01, high: 1 } },
+  defaults: { epochs: 8, batchSize: 16 },
+  createTrainer(tf: Tf, data: FashionData, params: Params, opts: TrainerOptions): Trainer {
+    const lr = learningRate(params);
+    const B = batchSize(params, softmaxModel.defaults.batchSize);
+    const T = fashionTensors(tf, data, 'flat1', opts.trainSubset);
+    const net = new SoftmaxNet(tf, deriveSeed(opts.seed, 'softmax-init'));
+    return new SgdTrainer(tf, T, net, B, lr, opts.seed, opts.step ?? 'lean', 5000);
+  },
+};
