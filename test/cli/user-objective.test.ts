@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { FIXTURES, hpo, isOneLineError, tempDb } from './helpers.js';
+
+const objective = join(FIXTURES, 'objective-quadratic.mjs');
+const space = join(FIXTURES, 'space-quadratic.json');
+
+interface Row {
+  number: number;
+  state: string;
+  value: number | null;
+  error: string | null;
+  params: string;
+  epochs: number;
+}
+
+describe('a user objective on the worker pool', () => {
+  const db = tempDb('user');
+  const base = ['run', '--study', 'q', '--storage', db, '--objective', objective, '--space', space, '--workers', '2', '--seed', '3'];
+
+  it('runs every trial; failures are stored with their reason and the study goes on', () => {
+    const r = hpo([...base, '--trials', '24', '--epochs', '3']);
+    assert.equal(r.code, 0, r.stderr);
+    const conn = new Database(db, { readonly: true });
+    const rows = conn.prepare('SELECT number, state, value, error, params, epochs FROM trials ORDER BY number').all() as Row[];
+    conn.close();
+    assert.deepEqual(rows.map((x) => x.number), Array.from({ length: 24 }, (_, i) => i + 1));
+    const byMode = new Map<string, Row[]>();
+    for (const row of rows) {
+      const mode = (JSON.parse(row.params) as { mode: string }).mode;
+      byMode.set(mode, [...(byMode.get(mode) ?? []), row]);
+    }
+    for (const mode of ['ok', 'ok2', 'ok3']) {
+      for (const row of byMode.get(mode) ?? []) {
+        assert.equal(row.state, 'completed');
+        const x = (JSON.parse(row.params) as { x: number }).x;
+        assert.ok(Math.abs(row.value! - ((x - 0.3) ** 2 + 0.25)) < 1e-12, 'value is what the objective returned');
+        assert.equal(row.epochs, 3);
+      }
+    }
+    const expectFailed = (mode: string, re: RegExp): void => {
+      const rs = byMode.get(mode) ?? [];
+      for (const row of rs) {
+        assert.equal(row.state, 'failed', `${mode} trial ${row.number}`);
+        assert.equal(row.value, null);
+        assert.match(row.error ?? '', re);
+      }
+    };
+    expectFailed('throw', /boom at x=/);
+    expectFailed('nan', /objective returned NaN/);
+    expectFailed('exit', /worker thread died|exit/i);
+    assert.ok((byMode.get('exit') ?? []).length > 0, 'seed 3 draws at least one thread-killing config');
+    // the pool replaced dead threads: trials after the first thread death completed
+    const firstExit = Math.min(...(byMode.get('exit') ?? []).map((x) => x.number));
+    assert.ok(rows.some((x) => x.number > firstExit && x.state === 'completed'), 'trials after a thread died still completed');
+  });
+
+  it('same seed, same configs; a finished study is not re-run', () => {
+    const again = tempDb('user2');
+    assert.equal(hpo(['run', '--study', 'q', '--storage', again, '--objective', objective, '--space', space, '--workers', '1', '--seed', '3', '--trials', '5', '--epochs', '1']).code, 0);
+    const a = new Database(db, { readonly: true });
+    const b = new Database(again, { readonly: true });
+    const pa = a.prepare('SELECT params FROM trials WHERE number <= 5 ORDER BY number').all();
+    const pb = b.prepare('SELECT params FROM trials ORDER BY number').all();
+    a.close();
+    b.close();
+    assert.deepEqual(pb, pa, 'configs depend on (seed, number) only, not on worker count');
+    const r = hpo([...base, '--trials', '24', '--epochs', '3']);
+    assert.equal(r.code, 0);
+    assert.match(r.stderr, /resuming: \d+ completed trial\(s\) kept/);
+    assert.doesNotMatch(r.stderr, /trial \d+ (completed|FAILED)/, 'nothing ran again');
+  });
+
+  it('refuses to continue a study with another objective or space', () => {
+    const r = hpo(['run', '--study', 'q', '--storage', db, '--trials', '30']);
+    assert.ok(isOneLineError(r), r.stderr);
+    assert.match(r.stderr, /was created with objective .*objective-quadratic\.mjs; refusing to continue it with objective fashion-mnist/);
+    const r2 = hpo([...base.filter((x) => x !== space && x !== '--space'), '--space', join(FIXTURES, 'space-quadratic-other.json'), '--trials', '30']);
+    assert.ok(isOneLineError(r2), r2.stderr);
+  });
+});
+
+describe('bad input: one line, non-zero exit, stored trials untouched', () => {
+  const db = tempDb('bad');
+  const common = ['--storage', db, '--objective', objective];
+  it('sets up a study', () => {
+    assert.equal(hpo(['run', '--study', 'b', ...common, '--space', space, '--trials', '3', '--epochs', '1', '--seed', '1']).code, 0);
+  });
+  const cases: [string, string[], RegExp][] = [
+    ['zero trials', ['run', '--study', 'b', ...common, '--space', space, '--trials', '0'], /--trials must be an integer >= 1/],
+    ['bad workers', ['run', '--study', 'b', ...common, '--space', space, '--workers', '-2'], /--workers must be an integer >= 1/],
+    ['missing space file', ['run', '--study', 'c', ...common, '--space', '/nonexistent.json'], /no such file/],
+    ['invalid space', ['run', '--study', 'c', ...common, '--space', join(FIXTURES, 'space-invalid.json')], /parameter "lr": low \(1\) >= high \(0\.01\)/],
+    ['objective without space', ['run', '--study', 'c', ...common], /needs a --space file/],
+    ['unknown scheduler', ['run', '--study', 'c', ...common, '--space', space, '--scheduler', 'nope'], /Invalid values|Choices/],
+    ['unknown option', ['run', '--bogus'], /Unknown argument/],
+    ['unknown study', ['best', '--storage', db, '--study', 'zzz'], /no study "zzz" in .*\(studies: b\)/],
+    ['missing storage', ['trials', '--storage', '/tmp/does-not-exist.db'], /no storage at/],
+    ['write through sql', ['sql', '--storage', db, 'DELETE FROM trials'], /read-only/],
+    ['drop through sql', ['sql', '--storage', db, 'DROP TABLE trials'], /read-only/],
+    ['bad sql', ['sql', '--storage', db, 'SELEKT 1'], /syntax error|SELEKT/],
+    ['no command', [], /give a command/],
+  ];
+  for (const [name, args, re] of cases) {
+    it(name, () => {
+      const r = hpo(args);
+      assert.ok(isOneLineError(r), `exit ${r.code}, stderr: ${r.stderr}`);
+      assert.match(r.stderr, re);
+    });
+  }
+  it('stored trials are intact', () => {
+    const r = hpo(['sql', '--storage', db, '--json', "SELECT count(*) AS n FROM trials WHERE state = 'completed' OR state = 'failed'"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), [{ n: 3 }]);
+    const integrity = hpo(['sql', '--storage', db, '--json', 'PRAGMA integrity_check']);
+    assert.equal(integrity.code, 0, integrity.stderr);
+    assert.deepEqual(JSON.parse(integrity.stdout), [{ integrity_check: 'ok' }]);
+  });
+});
