@@ -156,6 +156,19 @@ export async function simulate(opts: SimOptions): Promise<SimResult> {
     }
   };
 
+  /** Parked decisions that resolved, applied in trial-number order by settle(). */
+  let woken: { trial: number; decision: Decision }[] = [];
+  /** Let decisions settle; apply resolved parked ones in number order until quiet. */
+  const settle = async (): Promise<void> => {
+    for (;;) {
+      await turn();
+      if (woken.length === 0) return;
+      const batch = woken.sort((a, b) => a.trial - b.trial);
+      woken = [];
+      for (const w of batch) resolveParked(w.trial, w.decision);
+    }
+  };
+
   /** Ask the scheduler; a decision still pending after one turn parks the trial. */
   const ask = async (input: DecisionInput): Promise<Decision | 'parked'> => {
     const abort = new AbortController();
@@ -164,11 +177,11 @@ export async function simulate(opts: SimOptions): Promise<SimResult> {
     p.then(
       (d) => {
         result = d;
-        if (parked.get(input.trialNumber)?.abort === abort) resolveParked(input.trialNumber, d);
+        if (parked.get(input.trialNumber)?.abort === abort) woken.push({ trial: input.trialNumber, decision: d });
       },
       () => undefined, // aborted: a restart asked again, or the run ended
     );
-    await turn();
+    await settle();
     if (result !== undefined) return result;
     parked.set(input.trialNumber, { input, abort });
     return 'parked';
@@ -219,7 +232,7 @@ export async function simulate(opts: SimOptions): Promise<SimResult> {
         active.splice(active.indexOf(n), 1);
         finish(n, epoch >= t.maxEpochs ? 'completed' : 'pruned');
       }
-      await turn();
+      await settle();
     }
   }
 
