@@ -126,7 +126,7 @@ const SQL = {
   rung: `SELECT r.value FROM reports r JOIN trials t ON t.id = r.trial_id
           WHERE t.study_id = $1 AND r.epoch = $2 ORDER BY r.value`,
   rungBracket: `SELECT r.value FROM reports r JOIN trials t ON t.id = r.trial_id
-                 WHERE t.study_id = $1 AND r.epoch = $2 AND t.bracket IS NOT DISTINCT FROM $3::integer ORDER BY r.value`,
+                 WHERE t.study_id = $1 AND r.epoch = $2 AND t.bracket = $3::integer ORDER BY r.value`,
   best: `SELECT * FROM trials WHERE study_id = $1 AND state = 'completed' AND value IS NOT NULL
           ORDER BY value, number LIMIT 1`,
   counts: `SELECT state, count(*) AS n FROM trials WHERE study_id = $1 GROUP BY state`,
@@ -252,7 +252,7 @@ export class PostgresStorage implements Storage {
     return summarize((await this.q<SummaryRow>('listStudies', SQL.listStudies, [])).rows);
   }
 
-  claimTrial(req: ClaimRequest): Promise<TrialRecord | null> {
+  async claimTrial(req: ClaimRequest): Promise<TrialRecord | null> {
     checkClaim(req);
     return this.tx(`claimTrial study ${req.studyId}`, async (c) => {
       const lock = await c.query(SQL.lockStudy, [req.studyId]);
@@ -333,8 +333,9 @@ export class PostgresStorage implements Storage {
 
   async rungValues(studyId: number, epoch: number, bracket?: number | null): Promise<number[]> {
     const what = `rungValues study ${studyId} epoch ${epoch}`;
+    // null / undefined: every trial of the study (what RungStore asks for).
     const r =
-      bracket === undefined
+      bracket == null
         ? await this.q<{ value: number }>(what, SQL.rung, [studyId, epoch])
         : await this.q<{ value: number }>(what, SQL.rungBracket, [studyId, epoch, bracket]);
     return r.rows.map((x) => x.value);

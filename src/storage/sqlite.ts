@@ -157,7 +157,7 @@ export class SqliteStorage implements Storage {
       rung: `SELECT r.value FROM reports r JOIN trials t ON t.id = r.trial_id
               WHERE t.study_id = ? AND r.epoch = ? ORDER BY r.value`,
       rungBracket: `SELECT r.value FROM reports r JOIN trials t ON t.id = r.trial_id
-                     WHERE t.study_id = ? AND r.epoch = ? AND t.bracket IS ? ORDER BY r.value`,
+                     WHERE t.study_id = ? AND r.epoch = ? AND t.bracket = ? ORDER BY r.value`,
       best: `SELECT * FROM trials WHERE study_id = ? AND state = 'completed' AND value IS NOT NULL
               ORDER BY value, number LIMIT 1`,
       counts: `SELECT state, count(*) AS n FROM trials WHERE study_id = ? GROUP BY state`,
@@ -179,15 +179,15 @@ export class SqliteStorage implements Storage {
   }
 
   /** Run `fn` synchronously, mapping driver errors to StorageError with context. */
-  private run<T>(what: string, fn: () => T): Promise<T> {
+  private run<T>(what: string, fn: () => T): T {
     try {
-      return Promise.resolve(fn());
+      return fn();
     } catch (e) {
-      return Promise.reject(wrap(e, this.location, what));
+      throw wrap(e, this.location, what);
     }
   }
 
-  createStudy(spec: StudySpec): Promise<{ study: StudyRecord; created: boolean }> {
+  async createStudy(spec: StudySpec): Promise<{ study: StudyRecord; created: boolean }> {
     checkSeed(spec.seed, 'createStudy');
     if (typeof spec.name !== 'string' || spec.name === '') throw new TypeError('createStudy: name must be a non-empty string');
     return this.run(`createStudy ${spec.name}`, () =>
@@ -209,14 +209,14 @@ export class SqliteStorage implements Storage {
     );
   }
 
-  getStudy(name: string): Promise<StudyRecord | undefined> {
+  async getStudy(name: string): Promise<StudyRecord | undefined> {
     return this.run(`getStudy ${name}`, () => {
       const row = this.st('studyByName').get(name) as StudyRow | undefined;
       return row === undefined ? undefined : toStudy(row);
     });
   }
 
-  listStudies(): Promise<StudySummary[]> {
+  async listStudies(): Promise<StudySummary[]> {
     return this.run('listStudies', () =>
       summarize(
         this.st('listStudies').all() as SummaryRow[],
@@ -224,7 +224,7 @@ export class SqliteStorage implements Storage {
     );
   }
 
-  claimTrial(req: ClaimRequest): Promise<TrialRecord | null> {
+  async claimTrial(req: ClaimRequest): Promise<TrialRecord | null> {
     checkClaim(req);
     return this.run(`claimTrial study ${req.studyId}`, () =>
       this.db
@@ -250,7 +250,7 @@ export class SqliteStorage implements Storage {
     );
   }
 
-  recordReport(trialId: number, attempt: number, epoch: number, value: number): Promise<boolean> {
+  async recordReport(trialId: number, attempt: number, epoch: number, value: number): Promise<boolean> {
     checkReport(trialId, attempt, epoch, value);
     return this.run(`recordReport trial ${trialId} epoch ${epoch}`, () =>
       this.db
@@ -263,7 +263,7 @@ export class SqliteStorage implements Storage {
     );
   }
 
-  finishTrial(
+  async finishTrial(
     trialId: number,
     attempt: number,
     outcome: { state: FinalState; value: number | null; error?: string | null },
@@ -276,25 +276,25 @@ export class SqliteStorage implements Storage {
     });
   }
 
-  heartbeat(owner: string, trialIds: readonly number[]): Promise<void> {
-    if (trialIds.length === 0) return Promise.resolve();
+  async heartbeat(owner: string, trialIds: readonly number[]): Promise<void> {
+    if (trialIds.length === 0) return;
     return this.run(`heartbeat ${owner}`, () => {
       this.st('heartbeat').run(owner, JSON.stringify(trialIds));
     });
   }
 
-  interruptOwners(studyId: number, owners: readonly string[], reason: string): Promise<number> {
-    if (owners.length === 0) return Promise.resolve(0);
+  async interruptOwners(studyId: number, owners: readonly string[], reason: string): Promise<number> {
+    if (owners.length === 0) return 0;
     return this.run(`interruptOwners study ${studyId}`, () => this.st('interruptOwners').run(reason, studyId, JSON.stringify(owners)).changes);
   }
 
-  runningOwners(studyId: number): Promise<string[]> {
+  async runningOwners(studyId: number): Promise<string[]> {
     return this.run(`runningOwners study ${studyId}`, () =>
       (this.st('runningOwners').all(studyId) as { owner: string }[]).map((r) => r.owner),
     );
   }
 
-  getTrials(studyId: number, opts?: { states?: readonly TrialState[] }): Promise<TrialRecord[]> {
+  async getTrials(studyId: number, opts?: { states?: readonly TrialState[] }): Promise<TrialRecord[]> {
     return this.run(`getTrials study ${studyId}`, () => {
       const rows =
         opts?.states === undefined
@@ -304,7 +304,7 @@ export class SqliteStorage implements Storage {
     });
   }
 
-  getReports(studyId: number, opts?: { trialId?: number }): Promise<EpochReport[]> {
+  async getReports(studyId: number, opts?: { trialId?: number }): Promise<EpochReport[]> {
     return this.run(`getReports study ${studyId}`, () => {
       const rows =
         opts?.trialId === undefined ? this.st('reports').all(studyId) : this.st('reportsOf').all(studyId, opts.trialId);
@@ -317,22 +317,23 @@ export class SqliteStorage implements Storage {
     });
   }
 
-  rungValues(studyId: number, epoch: number, bracket?: number | null): Promise<number[]> {
+  async rungValues(studyId: number, epoch: number, bracket?: number | null): Promise<number[]> {
     return this.run(`rungValues study ${studyId} epoch ${epoch}`, () => {
+      // null / undefined: every trial of the study (what RungStore asks for).
       const rows =
-        bracket === undefined ? this.st('rung').all(studyId, epoch) : this.st('rungBracket').all(studyId, epoch, bracket);
+        bracket == null ? this.st('rung').all(studyId, epoch) : this.st('rungBracket').all(studyId, epoch, bracket);
       return (rows as { value: number }[]).map((r) => r.value);
     });
   }
 
-  bestTrial(studyId: number): Promise<TrialRecord | undefined> {
+  async bestTrial(studyId: number): Promise<TrialRecord | undefined> {
     return this.run(`bestTrial study ${studyId}`, () => {
       const row = this.st('best').get(studyId) as TrialRow | undefined;
       return row === undefined ? undefined : toTrial(row);
     });
   }
 
-  stateCounts(studyId: number): Promise<Record<TrialState, number>> {
+  async stateCounts(studyId: number): Promise<Record<TrialState, number>> {
     return this.run(`stateCounts study ${studyId}`, () => {
       const c = emptyCounts();
       for (const r of this.st('counts').all(studyId) as { state: TrialState; n: number }[]) c[r.state] = r.n;
@@ -345,12 +346,15 @@ export class SqliteStorage implements Storage {
    * SQLite itself classes it as a read-only statement that returns rows.
    * @throws ReadOnlyError for writes and multiple statements; StorageError for SQL errors.
    */
-  query(sql: string): Promise<Record<string, unknown>[]> {
+  async query(sql: string): Promise<Record<string, unknown>[]> {
+    if (this.closed) throw new StorageError(`sqlite ${this.location}: storage is closed`);
     try {
-      if (this.closed) throw new StorageError(`sqlite ${this.location}: storage is closed`);
-      if (this.location === ':memory:') this.readDb ??= this.db; // no second connection to a memory db
-      this.readDb ??= new Database(this.location, { readonly: true, fileMustExist: true });
-      this.readDb.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+      if (this.readDb === undefined) {
+        // A memory database has no second connection; the statement checks below still hold.
+        this.readDb =
+          this.location === ':memory:' ? this.db : new Database(this.location, { readonly: true, fileMustExist: true });
+        this.readDb.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+      }
       let stmt: Stmt;
       try {
         stmt = this.readDb.prepare(sql);
@@ -360,23 +364,23 @@ export class SqliteStorage implements Storage {
         }
         throw e;
       }
+      // reader: returns rows; readonly: SQLite's own verdict that it cannot write.
       if (!stmt.reader || !stmt.readonly) throw readOnlyRefusal(`this statement could modify the database: ${oneLine(sql)}`);
       stmt.safeIntegers(true);
-      return Promise.resolve((stmt.all() as Record<string, unknown>[]).map(plainRow));
+      return (stmt.all() as Record<string, unknown>[]).map(plainRow);
     } catch (e) {
-      if (e instanceof HpoError) return Promise.reject(e);
+      if (e instanceof HpoError) throw e;
       const code = (e as { code?: unknown }).code;
-      if (typeof code === 'string' && code.startsWith('SQLITE_READONLY')) return Promise.reject(readOnlyRefusal(errText(e)));
-      return Promise.reject(new StorageError(`query failed: ${errText(e)}`, sql, [], { cause: e }));
+      if (typeof code === 'string' && code.startsWith('SQLITE_READONLY')) throw readOnlyRefusal(errText(e));
+      throw new StorageError(`query failed: ${errText(e)}`, sql, [], { cause: e });
     }
   }
 
-  close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     if (this.readDb !== undefined && this.readDb !== this.db) this.readDb.close();
     this.db.close();
-    return Promise.resolve();
   }
 }
 
