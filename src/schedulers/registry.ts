@@ -8,7 +8,7 @@ import { SuccessiveHalvingScheduler } from './successive-halving.js';
 export const SCHEDULER_NAMES = ['fifo', 'asha', 'successive-halving', 'hyperband'] as const;
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
 
-export const DEFAULT_ETA = 3;
+export const DEFAULT_ETA = 2;
 export const DEFAULT_MIN_EPOCHS = 1;
 
 export interface SchedulerOptions {
@@ -18,8 +18,8 @@ export interface SchedulerOptions {
   readonly minEpochs?: number;
   /**
    * Reduction factor: rungs grow by eta, 1/eta of a rung is promoted. Integer >= 2, so
-   * rung epochs stay integers and "top 1/eta" is exact (d2l uses 2; default 3, as in
-   * Hyperband / Syne Tune).
+   * rung epochs stay integers and "top 1/eta" is exact. Default 2, as in d2l and the
+   * CLI (Hyperband / ASHA papers often use 3 or 4).
    */
   readonly eta?: number;
   /** successive-halving only: trials per round. Integer >= 1. Default eta^K (K + 1 rungs). */

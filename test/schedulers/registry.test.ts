@@ -15,13 +15,13 @@ describe('createScheduler', () => {
     }
   });
 
-  it('defaults: minEpochs 1, eta 3', () => {
-    const a = createScheduler('asha', { maxEpochs: 27 });
+  it('defaults: minEpochs 1, eta 2', () => {
+    const a = createScheduler('asha', { maxEpochs: 10 });
     assert.ok(a instanceof AshaScheduler);
-    assert.deepEqual(a.rungs, [1, 3, 9, 27]);
-    const sh = createScheduler('successive-halving', { maxEpochs: 27 });
+    assert.deepEqual(a.rungs, [1, 2, 4, 8, 10]);
+    const sh = createScheduler('successive-halving', { maxEpochs: 10 });
     assert.ok(sh instanceof SuccessiveHalvingScheduler);
-    assert.equal(sh.trialsPerRound, 27);
+    assert.equal(sh.trialsPerRound, 16);
     assert.equal(sh.pollMs, 200);
   });
 
