@@ -177,6 +177,20 @@ function versionsOf(tf: Tf, name: BackendName): BackendVersions {
   return versions;
 }
 
+/**
+ * The cpu backend prints a multi-line "install our node backend" banner on first use in
+ * Node (also when it only serves as a helper of another backend). The engine reports its
+ * backend choice itself, so mark the banner as shown.
+ */
+function silenceCpuBanner(tf: Tf): void {
+  try {
+    const cpu = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+    if (cpu && typeof cpu.firstUse === 'boolean') cpu.firstUse = false;
+  } catch {
+    // cosmetic only
+  }
+}
+
 /** Tries one backend; returns the reason on failure. */
 async function tryBackend(name: BackendName, threads: NativeThreads): Promise<{ tf: Tf } | { error: string }> {
   try {
@@ -189,6 +203,7 @@ async function tryBackend(name: BackendName, threads: NativeThreads): Promise<{ 
     if (!(await tf.setBackend(name))) return { error: `tfjs could not initialise the ${name} backend` };
     await tf.ready();
     if (tf.getBackend() !== name) return { error: `tfjs reports backend ${tf.getBackend()} instead of ${name}` };
+    silenceCpuBanner(tf);
     return { tf };
   } catch (e) {
     return { error: `${name} backend failed: ${errorMessage(e)}` };
