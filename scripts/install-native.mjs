@@ -103,7 +103,7 @@ function writeMarker(info) {
 function npm(args) {
   const cli = process.env.npm_execpath;
   const [cmd, argv] = cli && /\.c?js$/.test(cli) ? [process.execPath, [cli, ...args]] : ['npm', args];
-  const r = spawnSync(cmd, argv, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(cmd, argv, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 15 * 60_000 });
   if (r.status !== 0) {
     const why = `${r.stderr ?? ''}`.split('\n').find((l) => /ERR!|error/i.test(l)) ?? `exit ${r.status}`;
     throw new Error(`npm ${args.slice(0, 2).join(' ')} failed: ${why.trim()}`);
@@ -117,7 +117,7 @@ function packTarball({ spec, integrity }) {
   const file = path.join(CACHE_DIR, `${name.replace(/^@/, '').replace('/', '-')}-${version}.tgz`);
   if (!fs.existsSync(file) || !integrityMatches(file, integrity)) {
     log(`fetching ${spec} with npm pack ...`);
-    npm(['pack', spec, '--pack-destination', CACHE_DIR, '--loglevel=error', '--json']);
+    npm(['pack', spec, '--pack-destination', CACHE_DIR, '--loglevel=error', '--json', '--fetch-retries=1']);
     if (!fs.existsSync(file)) throw new Error(`npm pack ${spec} did not produce ${path.basename(file)}`);
     if (!integrityMatches(file, integrity)) throw new Error(`${path.basename(file)}: integrity mismatch`);
   }
@@ -319,7 +319,7 @@ async function buildFromSource(work) {
     ...(nodeDir ? [`--nodedir=${nodeDir}`] : []),
   ];
   log(`compiling the addon with node-gyp (N-API ${napi}${nodeDir ? `, headers from ${nodeDir}` : ''}) ...`);
-  const r = spawnSync(process.execPath, args, { cwd: PKG_DIR, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, args, { cwd: PKG_DIR, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 15 * 60_000 });
   if (r.status !== 0) {
     const err = `${r.stdout}\n${r.stderr}`.split('\n').find((l) => /error/i.test(l)) ?? `exit ${r.status}`;
     throw new Error(`node-gyp build failed: ${err.trim()}`);
@@ -394,11 +394,52 @@ async function fallback() {
   log(`tfjs-node ready: backend tensorflow, libtensorflow ${p.libtensorflow} (local build${source === 'cache' ? ', restored from cache' : ''}${registered ? '' : ', not registered with npm'}) [${elapsed()}]`);
 }
 
+/**
+ * Serialises concurrent runs in one work tree (two `npm install`s at once would both
+ * rewrite node_modules/@tensorflow/tfjs-node). A lock left by a dead process is taken over.
+ */
+async function withLock(fn) {
+  fs.mkdirSync(CACHE_DIR, { recursive: true });
+  const lock = path.join(CACHE_DIR, 'install.lock');
+  const deadline = Date.now() + 20 * 60_000;
+  for (let announced = false; ; ) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (e) {
+      if (e?.code !== 'EEXIST') throw e;
+      const pid = Number(fs.readFileSync(lock, 'utf8'));
+      let alive = false;
+      try {
+        alive = Number.isInteger(pid) && pid > 0 && process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+      if (!alive || Date.now() > deadline) {
+        fs.rmSync(lock, { force: true });
+        continue;
+      }
+      if (!announced) log(`waiting for another install (pid ${pid}) to finish ...`);
+      announced = true;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
+}
+
 async function main() {
   if (process.env.TFJS_HPO_SKIP_NATIVE === '1') {
     log('TFJS_HPO_SKIP_NATIVE=1: skipping the native backend check');
     return;
   }
+  await withLock(check);
+}
+
+async function check() {
   const force = process.env.TFJS_HPO_FORCE_NATIVE_BUILD === '1';
   if (!force && fs.existsSync(path.join(PKG_DIR, 'package.json'))) {
     const p = probe();
