@@ -16,8 +16,15 @@ function show(v: unknown): string {
  */
 export async function ensureStudy(storage: Storage, spec: StudySpec): Promise<{ study: StudyRecord; created: boolean }> {
   const res = await storage.createStudy(spec);
-  if (res.created) return res;
-  const s = res.study;
+  if (!res.created) checkCompatible(res.study, spec);
+  return res;
+}
+
+/**
+ * @throws StudyMismatchError when `spec` differs from the stored study in objective, model,
+ * space, seed or a defining setting.
+ */
+export function checkCompatible(s: StudyRecord, spec: StudySpec): void {
   const refuse = (what: string, was: unknown, now: unknown): never => {
     throw new StudyMismatchError(
       `study "${s.name}" was created with ${what} ${show(was)}; refusing to continue it with ${what} ${show(now)} (use a new --study name)`,
@@ -30,5 +37,4 @@ export async function ensureStudy(storage: Storage, spec: StudySpec): Promise<{ 
   for (const k of DEFINING_SETTINGS) {
     if (JSON.stringify(s.settings[k] ?? null) !== JSON.stringify(spec.settings[k] ?? null)) refuse(k, s.settings[k], spec.settings[k]);
   }
-  return res;
 }

@@ -9,7 +9,7 @@ import { createScheduler } from '../../schedulers/registry.js';
 import { parseSpace, type SearchSpace } from '../../space/distribution.js';
 import { openStorage } from '../../storage/open.js';
 import type { StudySpec } from '../../storage/storage.js';
-import { ensureStudy } from '../../study/ensure-study.js';
+import { checkCompatible, ensureStudy } from '../../study/ensure-study.js';
 import { runStudy } from '../../study/runner.js';
 import { loadBackend, type BackendName } from '../../training/backend.js';
 import { getModel, modelNames } from '../../training/models/index.js';
@@ -155,6 +155,8 @@ export async function runCommand(a: RunArgs): Promise<void> {
   try {
     const existing = await storage.getStudy(a.study);
     const spec = await buildSpec(a, existing);
+    // Refuse a mismatching resume before the slow part (backend, dataset).
+    if (existing) checkCompatible(existing, spec);
     // Validate scheduler options before anything is written.
     const scheduler = createScheduler(String(spec.settings['scheduler']), {
       maxEpochs: spec.settings['epochs'] as number,
