@@ -52,7 +52,7 @@ export const MIGRATIONS: readonly Migration[] = [
         error        TEXT,
         UNIQUE (study_id, number)
       );
-      CREATE INDEX trials_study_state ON trials (study_id, state);
+      CREATE INDEX trials_study_state ON trials (study_id, state, number);
       CREATE INDEX trials_study_value ON trials (study_id, value);
       CREATE TABLE reports (
         trial_id   INTEGER NOT NULL REFERENCES trials (id) ON DELETE CASCADE,
@@ -92,7 +92,7 @@ export const MIGRATIONS: readonly Migration[] = [
         error        text,
         UNIQUE (study_id, number)
       );
-      CREATE INDEX trials_study_state ON trials (study_id, state);
+      CREATE INDEX trials_study_state ON trials (study_id, state, number);
       CREATE INDEX trials_study_value ON trials (study_id, value);
       CREATE TABLE reports (
         trial_id   bigint  NOT NULL REFERENCES trials (id) ON DELETE CASCADE,

@@ -98,7 +98,7 @@ const SQL = {
                                  UNION ALL
                                  SELECT id, number FROM trials WHERE study_id = $1 AND state = 'interrupted') x
                   ORDER BY number LIMIT 1) AS again,
-                (SELECT coalesce(max(number), 0) FROM trials WHERE study_id = $1) AS n`,
+                coalesce((SELECT number FROM trials WHERE study_id = $1 ORDER BY number DESC LIMIT 1), 0) AS n`,
   reclaim: `WITH gone AS (DELETE FROM reports WHERE trial_id = $1)
             UPDATE trials SET state = 'running', attempt = attempt + 1, owner = $2, value = NULL, epochs = 0,
                    error = NULL, started_at = ${NOW}, heartbeat_at = ${NOW}, finished_at = NULL

@@ -133,7 +133,7 @@ export class SqliteStorage implements Storage {
                        error = NULL, started_at = ${NOW}, heartbeat_at = ${NOW}, finished_at = NULL
                  WHERE id = ? RETURNING *`,
       // Numbers are dense (1..max), so max(number) is the trial count, read from the unique index.
-      maxNumber: `SELECT coalesce(max(number), 0) AS n FROM trials WHERE study_id = ?`,
+      maxNumber: `SELECT number AS n FROM trials WHERE study_id = ? ORDER BY number DESC LIMIT 1`,
       insertTrial: `INSERT INTO trials (study_id, number, state, params, seed, bracket, owner, started_at, heartbeat_at)
                     VALUES (?, ?, 'running', ?, ?, ?, ?, ${NOW}, ${NOW}) RETURNING *`,
       touchForReport: `UPDATE trials SET epochs = max(epochs, ?), heartbeat_at = ${NOW}
@@ -238,7 +238,7 @@ export class SqliteStorage implements Storage {
             this.st('deleteReports').run(again.id);
             return toTrial(this.st('reclaim').get(req.owner, again.id) as TrialRow);
           }
-          const { n } = this.st('maxNumber').get(req.studyId) as { n: number };
+          const n = (this.st('maxNumber').get(req.studyId) as { n: number } | undefined)?.n ?? 0;
           if (n >= req.maxTrials) return null;
           const number = n + 1;
           const t = checkNewTrial(req.newTrial(number), number);

@@ -105,8 +105,10 @@ export interface Storage {
   /**
    * Atomically: interrupt stale running trials; then claim the lowest-numbered
    * interrupted trial (attempt+1, its old reports deleted), or else create trial
-   * max(number)+1 if (trials not interrupted) < maxTrials. Returns null when nothing is
-   * left to claim. The claimed trial is 'running', owned by req.owner.
+   * max(number)+1 if the study has fewer than maxTrials trials in any state (numbers are
+   * dense, so that count is max(number)). newTrial is called only for a new number. Returns
+   * null when nothing is left to claim. The claimed trial is 'running', owned by req.owner.
+   * @throws StorageError if the study does not exist; RangeError / TypeError for bad input.
    */
   claimTrial(req: ClaimRequest): Promise<TrialRecord | null>;
   /** Store the value reported at `epoch` (1-based) and refresh the heartbeat. */
@@ -126,7 +128,10 @@ export interface Storage {
 
   getTrials(studyId: number, opts?: { states?: readonly TrialState[] }): Promise<TrialRecord[]>;
   getReports(studyId: number, opts?: { trialId?: number }): Promise<EpochReport[]>;
-  /** Values reported at `epoch` by trials of the study (optionally one bracket): rung results. */
+  /**
+   * Values reported at `epoch` by trials of the study, ascending: rung results. With a
+   * bracket, only trials of that bracket; null or undefined means every trial (as RungStore).
+   */
   rungValues(studyId: number, epoch: number, bracket?: number | null): Promise<number[]>;
   /** Best completed trial (lowest value; ties: lowest number). */
   bestTrial(studyId: number): Promise<TrialRecord | undefined>;
