@@ -13,7 +13,13 @@ import type { ObjectiveFn, TrialContext } from '../training/objective.js';
 import type { DecisionMessage, ReportMessage, ThreadInit, TrialOutcome, TrialTask } from './messages.js';
 
 const init = workerData as ThreadInit;
-let backend: Promise<LoadedBackend> | undefined;
+const loadThreadBackend = (): Promise<LoadedBackend> =>
+  loadBackend(init.backend, { intraOpThreads: init.intraOpThreads, interOpThreads: init.interOpThreads });
+// Built-in objectives: start loading the backend as soon as the thread exists, so that the
+// pool's threads warm up together while the main thread is still setting up. A failure
+// surfaces in the first trial, which then fails with its message.
+let backend: Promise<LoadedBackend> | undefined = init.dataset ? loadThreadBackend() : undefined;
+backend?.catch(() => {});
 let data: FashionData | undefined;
 const userModules = new Map<string, Promise<ObjectiveFn>>();
 
@@ -74,10 +80,7 @@ export default async function runTrial(task: TrialTask): Promise<TrialOutcome> {
   };
   try {
     if (task.objective === 'fashion-mnist') {
-      const b = await (backend ??= loadBackend(init.backend, {
-        intraOpThreads: init.intraOpThreads,
-        interOpThreads: init.interOpThreads,
-      }));
+      const b = await (backend ??= loadThreadBackend());
       const value = await runFashionTrial(b.tf, fashionData(), task.model ?? 'softmax', task.params, {
         seed: task.seed,
         maxEpochs: task.maxEpochs,
