@@ -1,0 +1,89 @@
+// The same study with the fifo scheduler and with ASHA: best validation error over
+// wall-clock time, and the time to reach a target error. Writes the "ASHA vs FIFO" section
+// of RESULTS.md.
+//   node native-bench/asha-vs-fifo.mjs [--model mlp] [--trials 24] [--max-epochs 8] [--min-epochs 1]
+//        [--eta 2] [--workers W] [--target 0.15] [--train-subset K] [--seed 1]
+import { mkdtempSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { backendLine, hpo, machineLine, writeSection } from './results.mjs';
+
+const argv = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : dflt;
+};
+const model = opt('model', 'mlp');
+const trials = Number(opt('trials', '24'));
+const maxEpochs = Number(opt('max-epochs', '8'));
+const minEpochs = Number(opt('min-epochs', '1'));
+const eta = Number(opt('eta', '2'));
+const workers = Number(opt('workers', String(availableParallelism())));
+const target = Number(opt('target', '0.15'));
+const subset = opt('train-subset', undefined);
+const seed = opt('seed', '1');
+const dir = mkdtempSync(join(tmpdir(), 'hpo-asha-'));
+
+function run(scheduler) {
+  const db = join(dir, `${scheduler}.db`);
+  const args = ['run', '--study', scheduler, '--storage', db, '--model', model, '--scheduler', scheduler, '--trials', String(trials), '--workers', String(workers), '--seed', seed];
+  if (scheduler === 'fifo') args.push('--epochs', String(maxEpochs));
+  else args.push('--max-epochs', String(maxEpochs), '--min-epochs', String(minEpochs), '--eta', String(eta));
+  if (subset) args.push('--train-subset', subset);
+  process.stdout.write(`running ${scheduler}...\n`);
+  const { ms } = hpo(args);
+  const conn = new Database(db, { readonly: true });
+  const t0 = Date.parse(conn.prepare('SELECT min(started_at) AS t FROM trials').get().t);
+  // Every epoch report is a point on the anytime curve: the best validation error seen so far.
+  const reports = conn.prepare('SELECT r.created_at AS at, r.value FROM reports r ORDER BY r.created_at').all();
+  const counts = conn.prepare('SELECT state, count(*) AS n, sum(epochs) AS epochs FROM trials GROUP BY state').all();
+  const end = Date.parse(conn.prepare('SELECT max(finished_at) AS t FROM trials').get().t);
+  conn.close();
+  let best = Infinity;
+  const curve = [];
+  for (const r of reports) {
+    if (r.value < best) {
+      best = r.value;
+      curve.push({ s: (Date.parse(r.at) - t0) / 1000, best });
+    }
+  }
+  const hit = curve.find((p) => p.best <= target);
+  const epochs = counts.reduce((a, c) => a + c.epochs, 0);
+  return { scheduler, ms, spanS: (end - t0) / 1000, curve, best, toTarget: hit ? hit.s : null, counts, epochs };
+}
+
+const fifo = run('fifo');
+const asha = run('asha');
+const bestAt = (r, s) => {
+  let b = null;
+  for (const p of r.curve) if (p.s <= s) b = p.best;
+  return b;
+};
+const marks = [15, 30, 60, 120, 240, 480, 960].filter((s) => s < Math.max(fifo.spanS, asha.spanS) * 1.2);
+const fmt = (x) => (x === null ? '-' : x.toFixed(4));
+const ratio = fifo.toTarget && asha.toTarget ? fifo.toTarget / asha.toTarget : null;
+const lines = [
+  machineLine([backendLine()]),
+  '',
+  `Command: \`node native-bench/asha-vs-fifo.mjs --model ${model} --trials ${trials} --max-epochs ${maxEpochs} --min-epochs ${minEpochs} --eta ${eta} --workers ${workers}${subset ? ` --train-subset ${subset}` : ''} --seed ${seed} --target ${target}\``,
+  `(${model} on Fashion-MNIST${subset ? `, first ${subset} training images` : ', all 60000 training images'}, validation on the 10k test images; same seed, so both schedulers see the same ${trials} configs in the same order).`,
+  '',
+  '| scheduler | trials (state: count) | epochs trained | study time (s) | best error | time to error <= ' + target + ' (s) |',
+  '|---|---|---:|---:|---:|---:|',
+  ...[fifo, asha].map(
+    (r) => `| ${r.scheduler} | ${r.counts.map((c) => `${c.state}: ${c.n}`).join(', ')} | ${r.epochs} | ${r.spanS.toFixed(1)} | ${r.best.toFixed(4)} | ${r.toTarget === null ? 'not reached' : r.toTarget.toFixed(1)} |`,
+  ),
+  '',
+  'Best validation error so far, by wall-clock time since the first trial started:',
+  '',
+  `| seconds | ${marks.join(' | ')} | end |`,
+  `|---|${marks.map(() => '---:').join('|')}|---:|`,
+  ...[fifo, asha].map((r) => `| ${r.scheduler} | ${marks.map((s) => fmt(bestAt(r, s))).join(' | ')} | ${r.best.toFixed(4)} |`),
+  '',
+  ratio === null
+    ? `Target: ASHA reaches ${target} in at most a third of FIFO's time: not decidable here (one of them never reached ${target}).`
+    : `ASHA reached ${target} ${ratio.toFixed(2)}x faster than FIFO (target: >= 3x): ${ratio >= 3 ? 'met' : 'not met'}.`,
+];
+process.stdout.write(lines.join('\n') + '\n');
+writeSection('ASHA vs FIFO', lines.join('\n'));
