@@ -134,7 +134,7 @@ async function pgAdmin() {
 }
 
 const rows = [];
-const info = { cpu: 'unknown', cores: os.cpus().length, node: process.version, sqlite: '?', pg: 'not run' };
+const info = { load: os.loadavg()[0].toFixed(1), cpu: 'unknown', cores: os.cpus().length, node: process.version, sqlite: '?', pg: 'not run' };
 try {
   info.cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown';
 } catch {
@@ -211,7 +211,9 @@ number of completed trials (2 reports each, seeded with SQL); ${MEASURED} more a
 ${table}
 
 Machine: ${info.cpu}, ${info.cores} cores, Node ${info.node}, SQLite ${info.sqlite} (WAL, synchronous=NORMAL,
-file in ${os.tmpdir()}), PostgreSQL ${info.pg} on localhost (TCP). Measured ${new Date().toISOString().slice(0, 10)}.
+file in ${os.tmpdir()}), PostgreSQL ${info.pg} on localhost (TCP, default synchronous_commit=on: every call that
+commits waits for a WAL flush, which dominates the PostgreSQL numbers on this disk). Load average at start ${info.load}
+(the machine was shared). Measured ${new Date().toISOString().slice(0, 10)}.
 `;
 
 console.log(table);
