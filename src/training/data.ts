@@ -40,6 +40,8 @@ export interface FashionTensors {
   readonly trainLabels: tfTypes.Tensor1D;
   /** float32 one-hot [nTrain, 10]. */
   readonly trainOneHot: tfTypes.Tensor2D;
+  /** The training labels in JS (a view, not a copy): batches build their one-hot rows from it. */
+  readonly trainLabelBytes: Uint8Array;
   readonly testX: tfTypes.Tensor;
   /** int32 [nTest]. */
   readonly testLabels: tfTypes.Tensor1D;
@@ -116,12 +118,17 @@ export function fashionTensors(tf: Tf, data: FashionData, layout: Layout, trainS
     trainX: pixels(tf, data.trainImages.subarray(0, nTrain * PIXELS), nTrain, layout),
     trainLabels: tf.tensor1d(trainLabelsI32, 'int32'),
     trainOneHot: tf.tensor2d(oneHot, [nTrain, 10], 'float32'),
+    trainLabelBytes: data.trainLabels.subarray(0, nTrain),
     testX: pixels(tf, data.testImages, nTest, layout),
     testLabels: tf.tensor1d(Int32Array.from(data.testLabels), 'int32'),
   };
-  for (const t of Object.values(entry)) if (typeof t === 'object') tf.keep(t);
+  for (const t of tensorsOf(entry)) tf.keep(t);
   byKey.set(key, entry);
   return entry;
+}
+
+function tensorsOf(e: FashionTensors): tfTypes.Tensor[] {
+  return [e.trainX, e.trainLabels, e.trainOneHot, e.testX, e.testLabels];
 }
 
 /** Dispose every cached tensor of `data` on this tf namespace (all backends, layouts, subsets). */
@@ -129,7 +136,7 @@ export function releaseFashionTensors(tf: Tf, data: FashionData): void {
   const byKey = cache.get(tf)?.get(data);
   if (!byKey) return;
   for (const e of byKey.values()) {
-    for (const t of Object.values(e)) if (typeof t === 'object') (t as tfTypes.Tensor).dispose();
+    for (const t of tensorsOf(e)) t.dispose();
   }
   byKey.clear();
 }

@@ -5,9 +5,20 @@ import type { FashionData, Tf } from '../../src/training/data.js';
 
 const require = createRequire(import.meta.url);
 
-/** tfjs-node when it loads here, else pure-JS tfjs on the cpu backend. */
+/**
+ * tfjs-node when it loads here, else pure-JS tfjs on the cpu backend.
+ * HPO_TEST_BACKEND=cpu|wasm forces a pure-JS tfjs backend.
+ */
 export async function testTf(): Promise<{ tf: Tf; backend: string }> {
   let tf: Tf;
+  const forced = process.env['HPO_TEST_BACKEND'];
+  if (forced === 'cpu' || forced === 'wasm') {
+    tf = require('@tensorflow/tfjs') as Tf;
+    if (forced === 'wasm') require('@tensorflow/tfjs-backend-wasm');
+    await tf.setBackend(forced);
+    await tf.ready();
+    return { tf, backend: tf.getBackend() };
+  }
   try {
     tf = require('@tensorflow/tfjs-node') as Tf;
   } catch {

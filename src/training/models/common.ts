@@ -94,12 +94,15 @@ export interface Batch {
 }
 
 /**
- * Seeded minibatch order. Per epoch: one JS permutation, one int32 upload; per batch: a
- * slice of that index tensor and one gather for pixels, one for one-hot labels. Pixels
- * never leave the backend.
+ * Seeded minibatch order. Per epoch one JS permutation; per batch the indices are uploaded
+ * as a fresh int32 tensor (tfjs-node's GatherV2 reads its indices back to validate them,
+ * free while they are still JS values, a sync read after a Slice op) and the pixels are
+ * gathered on the backend. The one-hot labels are built in JS from the label bytes and
+ * uploaded: 10 floats a row cost less than a second gather. Pixels never leave the backend.
  */
 export class EpochBatches {
   readonly n: number;
+  private readonly oneHot: Float32Array;
   constructor(
     private readonly tf: Tf,
     private readonly data: FashionTensors,
@@ -107,6 +110,7 @@ export class EpochBatches {
     private readonly seed: number,
   ) {
     this.n = data.nTrain;
+    this.oneHot = new Float32Array(Math.min(batchSize, this.n) * 10);
   }
 
   /** Number of steps per epoch (the last batch may be short, as in d2l's DataLoader). */
@@ -117,18 +121,22 @@ export class EpochBatches {
   /** Run `step` once per batch, each inside its own tf.tidy. */
   forEach(epochIndex: number, step: (b: Batch) => void): void {
     const tf = this.tf;
-    const perm = tf.tensor1d(new FastRng(deriveSeed(this.seed, 'epoch', epochIndex)).permutation(this.n), 'int32');
-    try {
-      const B = this.batchSize;
-      for (let start = 0; start < this.n; start += B) {
-        const size = Math.min(B, this.n - start);
-        tf.tidy(() => {
-          const idx = size === this.n ? perm : tf.slice(perm, start, size);
-          step({ x: tf.gather(this.data.trainX, idx), y: tf.gather(this.data.trainOneHot, idx) as tfTypes.Tensor2D, size });
-        });
-      }
-    } finally {
-      perm.dispose();
+    const perm = new FastRng(deriveSeed(this.seed, 'epoch', epochIndex)).permutation(this.n);
+    const labels = this.data.trainLabelBytes;
+    const B = this.batchSize;
+    const oh = this.oneHot;
+    for (let start = 0; start < this.n; start += B) {
+      const size = Math.min(B, this.n - start);
+      const idx = perm.subarray(start, start + size);
+      oh.fill(0);
+      for (let i = 0; i < size; i++) oh[i * 10 + labels[idx[i]!]!] = 1;
+      tf.tidy(() => {
+        const x = tf.gather(this.data.trainX, tf.tensor1d(idx, 'int32'));
+        // tensor2d copies a full-length array by reference; hand it a fresh view for
+        // short batches and copy, since the buffer is reused next step.
+        const y = tf.tensor2d(oh.slice(0, size * 10), [size, 10], 'float32');
+        step({ x, y, size });
+      });
     }
   }
 }

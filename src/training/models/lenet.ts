@@ -3,6 +3,7 @@ import type { Params } from '../../space/distribution.js';
 import { fashionTensors, type FashionData, type Tf } from '../data.js';
 import { deriveSeed } from '../../random.js';
 import type { ModelSpec, Trainer, TrainerOptions } from './model.js';
+import { BackendError } from '../../errors.js';
 import { applyGrads, batchSize, constScalar, learningRate, SgdTrainer, torchUniform, xavierUniform, type Net, type StepScalars } from './common.js';
 
 type T4 = tfTypes.Tensor4D;
@@ -137,6 +138,12 @@ export const lenetModel: ModelSpec = {
   createTrainer(tf: Tf, data: FashionData, params: Params, opts: TrainerOptions): Trainer {
     const lr = learningRate(params);
     const B = batchSize(params, lenetModel.defaults.batchSize);
+    const backend = tf.getBackend();
+    for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'AvgPoolGrad']) {
+      if (tf.getKernel(k, backend) === undefined) {
+        throw new BackendError(`lenet cannot train on the ${backend} backend: it has no ${k} kernel (use tensorflow or cpu)`);
+      }
+    }
     const T = fashionTensors(tf, data, 'image', opts.trainSubset);
     const net = new LeNetNet(tf, deriveSeed(opts.seed, 'lenet-init'));
     return new SgdTrainer(tf, T, net, B, lr, opts.seed, opts.step ?? 'lean', 2000);

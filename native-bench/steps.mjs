@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+// Microseconds per training step of the built-in models, lean vs autograd, on every
+// TensorFlow.js backend that loads. Run after `npx tsc -p tsconfig.json`:
+//   node native-bench/steps.mjs [--backends tensorflow,wasm,cpu] [--runs 5] [--no-write]
+// Each backend is measured in its own child process (tfjs-node and the wasm backend both
+// patch the global engine). Writes the "## Training step" section of native-bench/RESULTS.md.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const require = createRequire(path.join(root, 'package.json'));
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+
+// name, model, params, batch, steps per timed run per backend
+const CASES = [
+  { id: 'softmax b16', model: 'softmax', params: { learning_rate: 0.1, batch_size: 16 }, steps: { tensorflow: 1000, wasm: 500, cpu: 200 } },
+  { id: 'softmax b256', model: 'softmax', params: { learning_rate: 0.1, batch_size: 256 }, steps: { tensorflow: 200, wasm: 100, cpu: 50 } },
+  { id: 'MLP 784-128-10 b256 (dropout 0)', model: 'mlp', params: { learning_rate: 0.1, batch_size: 256, num_hiddens: 128, dropout: 0 }, steps: { tensorflow: 100, wasm: 40, cpu: 10 } },
+  { id: 'MLP 784-128-10 b256 (dropout 0.2)', model: 'mlp', params: { learning_rate: 0.1, batch_size: 256, num_hiddens: 128, dropout: 0.2 }, steps: { tensorflow: 100, wasm: 40, cpu: 10 } },
+  { id: 'LeNet b64', model: 'lenet', params: { learning_rate: 0.5, batch_size: 64 }, steps: { tensorflow: 30, wasm: 20, cpu: 5 } },
+];
+
+function loadFashion() {
+  const dir = '/usr/share/datasets/fashion-mnist';
+  const rd = (f, h) => {
+    const b = gunzipSync(readFileSync(`${dir}/${f}`));
+    return new Uint8Array(b.buffer, b.byteOffset + h, b.length - h);
+  };
+  if (existsSync(`${dir}/train-images-idx3-ubyte.gz`)) {
+    return {
+      source: 'Fashion-MNIST',
+      data: {
+        trainImages: rd('train-images-idx3-ubyte.gz', 16),
+        trainLabels: rd('train-labels-idx1-ubyte.gz', 8),
+        testImages: rd('t10k-images-idx3-ubyte.gz', 16),
+        testLabels: rd('t10k-labels-idx1-ubyte.gz', 8),
+      },
+    };
+  }
+  const n = 8192;
+  const img = new Uint8Array(n * 784).map((_, i) => (i * 2654435761) >>> 24);
+  const lab = new Uint8Array(n).map((_, i) => i % 10);
+  return { source: 'synthetic', data: { trainImages: img, trainLabels: lab, testImages: img, testLabels: lab } };
+}
+
+async function child(backend, runs) {
+  let tf;
+  if (backend === 'tensorflow') tf = require('@tensorflow/tfjs-node');
+  else {
+    tf = require('@tensorflow/tfjs');
+    if (backend === 'wasm') require('@tensorflow/tfjs-backend-wasm');
+  }
+  if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} did not initialise`);
+  await tf.ready();
+  const { getModel } = await import(path.join(root, 'dist/src/training/models/index.js'));
+  const { data } = loadFashion();
+  const out = [];
+  for (const c of CASES) {
+    const steps = c.steps[backend];
+    const B = c.params.batch_size;
+    const row = { id: c.id };
+    for (const step of ['lean', 'autograd']) {
+      const trainer = getModel(c.model).createTrainer(tf, data, c.params, { seed: 7, trainSubset: B * steps, step });
+      trainer.trainEpoch(0); // warm-up: kernels, shapes, caches
+      const per = [];
+      for (let r = 0; r < runs; r++) {
+        const t0 = process.hrtime.bigint();
+        trainer.trainEpoch(r + 1);
+        per.push(Number(process.hrtime.bigint() - t0) / 1e3 / steps);
+      }
+      trainer.dispose();
+      per.sort((a, b) => a - b);
+      row[step] = per[Math.floor(per.length / 2)];
+      row[`${step}Min`] = per[0];
+    }
+    out.push(row);
+    process.stderr.write(`${backend} ${c.id}: lean ${row.lean.toFixed(1)} us, autograd ${row.autograd.toFixed(1)} us\n`);
+  }
+  const version = tf.version?.['tfjs-core'] ?? tf.version_core;
+  process.stdout.write(JSON.stringify({ backend, version, rows: out }) + '\n');
+}
+
+function fmt(us) {
+  if (us === undefined) return '-';
+  return us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(0)} us`;
+}
+
+async function main() {
+  const runs = Number(opt('runs', '5'));
+  if (opt('child')) return child(opt('child'), runs);
+  const backends = opt('backends', 'tensorflow,wasm,cpu').split(',');
+  const results = [];
+  for (const b of backends) {
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', b, '--runs', String(runs)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+    });
+    const line = r.stdout.trim().split('\n').pop();
+    if (r.status !== 0 || !line) {
+      process.stderr.write(`backend ${b}: not measured (exit ${r.status})\n`);
+      continue;
+    }
+    results.push(JSON.parse(line));
+  }
+  const cpu = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? os.cpus()[0]?.model ?? 'unknown';
+  const { source } = loadFashion();
+  let tfjsVersion = 'unknown';
+  try {
+    tfjsVersion = JSON.parse(readFileSync(require.resolve('@tensorflow/tfjs/package.json'), 'utf8')).version;
+  } catch {}
+  const lines = [];
+  lines.push('## Training step', '');
+  lines.push(`Machine: ${cpu}, ${os.cpus().length} cores, Node ${process.version}, tfjs ${tfjsVersion}; data: ${source}; ${new Date().toISOString().slice(0, 10)}.`);
+  lines.push('Median of ' + runs + ' timed epochs (after one warm-up epoch) of minibatch SGD through `Trainer.trainEpoch`: batch gather on the backend, forward, backward, update. `lean` = hand-derived gradients (default), `autograd` = tf.variableGrads + the same SGD update.');
+  lines.push('Command: `npx tsc -p tsconfig.json && node native-bench/steps.mjs`', '');
+  lines.push('| case | ' + results.map((r) => `${r.backend} lean | ${r.backend} autograd`).join(' | ') + ' |');
+  lines.push('|---|' + results.map(() => '---|---|').join(''));
+  for (const c of CASES) {
+    const cells = results.map((r) => {
+      const row = r.rows.find((x) => x.id === c.id);
+      return `${fmt(row?.lean)} | ${fmt(row?.autograd)}`;
+    });
+    lines.push(`| ${c.id} | ${cells.join(' | ')} |`);
+  }
+  const torch = path.join(here, 'torch_steps.json');
+  if (existsSync(torch)) {
+    const t = JSON.parse(readFileSync(torch, 'utf8'));
+    lines.push('', `PyTorch ${t.version} (CPU, ${t.threads} thread(s), native-bench/torch_steps.py, autograd + torch.optim.SGD): ` + t.rows.map((r) => `${r.id} ${fmt(r.us)}`).join('; ') + '.');
+  }
+  const section = lines.join('\n') + '\n';
+  process.stdout.write('\n' + section);
+  if (args.includes('--no-write')) return;
+  const file = path.join(here, 'RESULTS.md');
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Native benchmarks\n';
+  const start = text.search(/^## Training step\s*$/m);
+  if (start >= 0) {
+    const rest = text.slice(start + 1);
+    const next = rest.search(/^## /m);
+    text = text.slice(0, start) + section + (next >= 0 ? '\n' + rest.slice(next) : '');
+  } else {
+    text = text.replace(/\s*$/, '\n\n') + section;
+  }
+  writeFileSync(file, text);
+}
+
+await main();
