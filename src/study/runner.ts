@@ -216,6 +216,13 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
         // them dies, its trials go stale and become ours to claim, so keep looking.
         const counts = await storage.stateCounts(study.id);
         if (counts.running === 0) break;
+        // A process of this host that died is recognised at once, without waiting for
+        // its heartbeat to go stale.
+        const gone = (await storage.runningOwners(study.id)).filter((o) => isDeadLocalOwner(o, owner));
+        if (gone.length) {
+          await storage.interruptOwners(study.id, gone, 'interrupted: its process died');
+          continue;
+        }
         emit({ type: 'waiting', running: counts.running });
         await sleep(pollMs, signal);
         continue;
