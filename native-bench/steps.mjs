@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Microseconds per training step of the built-in models, lean vs autograd, on every
 // TensorFlow.js backend that loads. Run after `npx tsc -p tsconfig.json`:
-//   node native-bench/steps.mjs [--backends tensorflow,wasm,cpu] [--runs 5] [--no-write]
+//   node native-bench/steps.mjs [--backends tensorflow,wasm,cpu] [--runs 5] [--threads N] [--no-write]
+// --threads sets TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS for libtensorflow.
 // Each backend is measured in its own child process (tfjs-node and the wasm backend both
 // patch the global engine). Writes the "## Training step" section of native-bench/RESULTS.md.
 import { spawnSync } from 'node:child_process';
@@ -27,7 +28,8 @@ const CASES = [
   { id: 'softmax b256', model: 'softmax', params: { learning_rate: 0.1, batch_size: 256 }, steps: { tensorflow: 200, wasm: 100, cpu: 50 } },
   { id: 'MLP 784-128-10 b256 (dropout 0)', model: 'mlp', params: { learning_rate: 0.1, batch_size: 256, num_hiddens: 128, dropout: 0 }, steps: { tensorflow: 100, wasm: 40, cpu: 10 } },
   { id: 'MLP 784-128-10 b256 (dropout 0.2)', model: 'mlp', params: { learning_rate: 0.1, batch_size: 256, num_hiddens: 128, dropout: 0.2 }, steps: { tensorflow: 100, wasm: 40, cpu: 10 } },
-  { id: 'LeNet b64', model: 'lenet', params: { learning_rate: 0.5, batch_size: 64 }, steps: { tensorflow: 30, wasm: 20, cpu: 5 } },
+  // wasm has no conv gradient kernels; the pure-JS cpu backend needs seconds per step.
+  { id: 'LeNet b64', model: 'lenet', params: { learning_rate: 0.5, batch_size: 64 }, steps: { tensorflow: 30, wasm: 0, cpu: 0 } },
 ];
 
 function loadFashion() {
@@ -69,6 +71,11 @@ async function child(backend, runs) {
     const steps = c.steps[backend];
     const B = c.params.batch_size;
     const row = { id: c.id };
+    if (!steps) {
+      row.note = backend === 'wasm' ? 'no conv gradient kernels' : 'not run (too slow)';
+      out.push(row);
+      continue;
+    }
     for (const step of ['lean', 'autograd']) {
       const trainer = getModel(c.model).createTrainer(tf, data, c.params, { seed: 7, trainSubset: B * steps, step });
       trainer.trainEpoch(0); // warm-up: kernels, shapes, caches
@@ -84,7 +91,7 @@ async function child(backend, runs) {
       row[`${step}Min`] = per[0];
     }
     out.push(row);
-    process.stderr.write(`${backend} ${c.id}: lean ${row.lean.toFixed(1)} us, autograd ${row.autograd.toFixed(1)} us\n`);
+    process.stderr.write(`${backend} ${c.id}: lean ${row.lean.toFixed(1)} (min ${row.leanMin.toFixed(1)}) us, autograd ${row.autograd.toFixed(1)} (min ${row.autogradMin.toFixed(1)}) us\n`);
   }
   const version = tf.version?.['tfjs-core'] ?? tf.version_core;
   process.stdout.write(JSON.stringify({ backend, version, rows: out }) + '\n');
@@ -104,7 +111,11 @@ async function main() {
     const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', b, '--runs', String(runs)], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+      env: {
+        ...process.env,
+        TF_CPP_MIN_LOG_LEVEL: '2',
+        ...(opt('threads') ? { TF_NUM_INTRAOP_THREADS: opt('threads'), TF_NUM_INTEROP_THREADS: opt('threads') } : {}),
+      },
     });
     const line = r.stdout.trim().split('\n').pop();
     if (r.status !== 0 || !line) {
@@ -121,15 +132,18 @@ async function main() {
   } catch {}
   const lines = [];
   lines.push('## Training step', '');
-  lines.push(`Machine: ${cpu}, ${os.cpus().length} cores, Node ${process.version}, tfjs ${tfjsVersion}; data: ${source}; ${new Date().toISOString().slice(0, 10)}.`);
-  lines.push('Median of ' + runs + ' timed epochs (after one warm-up epoch) of minibatch SGD through `Trainer.trainEpoch`: batch gather on the backend, forward, backward, update. `lean` = hand-derived gradients (default), `autograd` = tf.variableGrads + the same SGD update.');
+  const load = os.loadavg()[0].toFixed(1);
+  const threads = opt('threads') ? `libtensorflow threads: ${opt('threads')}` : 'libtensorflow threads: default (all cores)';
+  lines.push(`Machine: ${cpu}, ${os.cpus().length} cores, Node ${process.version}, tfjs ${tfjsVersion}; ${threads}; data: ${source}; 1-min load average at the end: ${load}; ${new Date().toISOString().slice(0, 10)}.`);
+  lines.push('Per step: median (minimum) of ' + runs + ' timed epochs (after one warm-up epoch) of minibatch SGD through `Trainer.trainEpoch`: batch gather on the backend, forward, backward, update. `lean` = hand-derived gradients (default), `autograd` = tf.variableGrads + the same SGD update.');
   lines.push('Command: `npx tsc -p tsconfig.json && node native-bench/steps.mjs`', '');
   lines.push('| case | ' + results.map((r) => `${r.backend} lean | ${r.backend} autograd`).join(' | ') + ' |');
   lines.push('|---|' + results.map(() => '---|---|').join(''));
   for (const c of CASES) {
     const cells = results.map((r) => {
       const row = r.rows.find((x) => x.id === c.id);
-      return `${fmt(row?.lean)} | ${fmt(row?.autograd)}`;
+      if (row?.note) return `${row.note} | -`;
+      return `${fmt(row?.lean)} (${fmt(row?.leanMin)}) | ${fmt(row?.autograd)} (${fmt(row?.autogradMin)})`;
     });
     lines.push(`| ${c.id} | ${cells.join(' | ')} |`);
   }

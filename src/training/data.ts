@@ -38,7 +38,8 @@ export interface FashionTensors {
   readonly trainX: tfTypes.Tensor;
   /** int32 [nTrain]. */
   readonly trainLabels: tfTypes.Tensor1D;
-  /** float32 one-hot [nTrain, 10]. */
+  /** float32 one-hot [nTrain, 10] (for gathering on the backend; the built-in steps upload
+   * per-batch one-hot rows built from trainLabelBytes instead, which is cheaper). */
   readonly trainOneHot: tfTypes.Tensor2D;
   /** The training labels in JS (a view, not a copy): batches build their one-hot rows from it. */
   readonly trainLabelBytes: Uint8Array;

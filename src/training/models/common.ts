@@ -36,6 +36,32 @@ export class FastRng {
   next(): number {
     return this.u32() / 4294967296;
   }
+  /**
+   * Fill `out` with inverted-dropout values: 0 with probability `drop`, else `keep`.
+   * The generator state lives in locals for the loop: this runs once per training step
+   * over up to rows x hidden values.
+   */
+  fillMask(out: Float32Array, drop: number, keep: number): void {
+    const threshold = Math.floor(drop * 4294967296);
+    let a = this.a;
+    let b = this.b;
+    let c = this.c;
+    let d = this.d;
+    for (let i = 0; i < out.length; i++) {
+      const t = (((a + b) | 0) + d) | 0;
+      d = (d + 1) | 0;
+      a = b ^ (b >>> 9);
+      b = (c + (c << 3)) | 0;
+      c = (c << 21) | (c >>> 11);
+      c = (c + t) | 0;
+      out[i] = t >>> 0 < threshold ? 0 : keep;
+    }
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    this.d = d;
+  }
+
   /** A uniformly random permutation of 0..n-1 (Fisher-Yates). */
   permutation(n: number): Int32Array {
     const p = new Int32Array(n);
@@ -102,7 +128,6 @@ export interface Batch {
  */
 export class EpochBatches {
   readonly n: number;
-  private readonly oneHot: Float32Array;
   constructor(
     private readonly tf: Tf,
     private readonly data: FashionTensors,
@@ -110,7 +135,6 @@ export class EpochBatches {
     private readonly seed: number,
   ) {
     this.n = data.nTrain;
-    this.oneHot = new Float32Array(Math.min(batchSize, this.n) * 10);
   }
 
   /** Number of steps per epoch (the last batch may be short, as in d2l's DataLoader). */
@@ -124,18 +148,15 @@ export class EpochBatches {
     const perm = new FastRng(deriveSeed(this.seed, 'epoch', epochIndex)).permutation(this.n);
     const labels = this.data.trainLabelBytes;
     const B = this.batchSize;
-    const oh = this.oneHot;
     for (let start = 0; start < this.n; start += B) {
       const size = Math.min(B, this.n - start);
       const idx = perm.subarray(start, start + size);
-      oh.fill(0);
+      // A fresh array per step: the cpu and wasm backends keep a reference to it.
+      const oh = new Float32Array(size * 10);
       for (let i = 0; i < size; i++) oh[i * 10 + labels[idx[i]!]!] = 1;
       tf.tidy(() => {
         const x = tf.gather(this.data.trainX, tf.tensor1d(idx, 'int32'));
-        // tensor2d copies a full-length array by reference; hand it a fresh view for
-        // short batches and copy, since the buffer is reused next step.
-        const y = tf.tensor2d(oh.slice(0, size * 10), [size, 10], 'float32');
-        step({ x, y, size });
+        step({ x, y: tf.tensor2d(oh, [size, 10], 'float32'), size });
       });
     }
   }

@@ -26,8 +26,6 @@ export class MlpNet implements Net {
   readonly variables: readonly tfTypes.Variable[];
   private readonly keepScale: tfTypes.Scalar | null;
   private readonly rng: FastRng;
-  /** Dropped when u32 < threshold. */
-  private readonly threshold: number;
 
   constructor(
     private readonly tf: Tf,
@@ -44,17 +42,13 @@ export class MlpNet implements Net {
     this.variables = [this.W1, this.W2, this.b2];
     this.keepScale = dropout > 0 ? constScalar(tf, 1 / (1 - dropout)) : null;
     this.rng = new FastRng(deriveSeed(seed, 'dropout'));
-    this.threshold = Math.floor(dropout * 4294967296);
   }
 
   /** A fresh inverted-dropout mask [rows, H] (values 0 or 1/(1-p)), or null without dropout. */
   mask(rows: number): tfTypes.Tensor2D | null {
     if (this.keepScale === null) return null;
-    const n = rows * this.hidden;
-    const m = new Float32Array(n);
-    const s = 1 / (1 - this.dropout);
-    const t = this.threshold;
-    for (let i = 0; i < n; i++) m[i] = this.rng.u32() < t ? 0 : s;
+    const m = new Float32Array(rows * this.hidden);
+    this.rng.fillMask(m, this.dropout, 1 / (1 - this.dropout));
     return this.tf.tensor2d(m, [rows, this.hidden], 'float32');
   }
 
