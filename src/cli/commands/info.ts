@@ -3,7 +3,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { createRequire } from 'node:module';
 import { locateFashionMnist } from '../../data/fashion-mnist.js';
 import { errorMessage } from '../../errors.js';
-import { loadBackend, type BackendName } from '../../training/backend.js';
+import { describeBackend, loadBackend, type BackendName } from '../../training/backend.js';
 import { openStorage } from '../../storage/open.js';
 import { isPostgresUrl } from '../common.js';
 import { toJson } from '../format.js';
@@ -32,8 +32,10 @@ export async function infoCommand(a: { storage: string; backend: string; json: b
   const info: Record<string, unknown> = {};
   try {
     const b = await loadBackend(a.backend as BackendName | 'auto', { intraOpThreads: 1, interOpThreads: 1 });
+    const d = describeBackend(b);
     info['backend'] = b.name;
     info['versions'] = b.versions;
+    info['nativeInstall'] = d.nativeInstall;
     if (b.warning) info['backendWarning'] = b.warning;
   } catch (e) {
     info['backend'] = null;
@@ -81,6 +83,13 @@ export async function infoCommand(a: { storage: string; backend: string; json: b
     `backend: ${info['backend'] ?? 'none'}${v['libtensorflow'] ? ` (libtensorflow ${String(v['libtensorflow'])})` : ''}${info['backendError'] ? ` (${String(info['backendError'])})` : ''}`,
   );
   if (info['backendWarning']) lines.push(`warning: ${String(info['backendWarning'])}`);
+  const how: Record<string, string> = {
+    official: "tfjs-node's own install (prebuilt libtensorflow)",
+    'fallback-build': 'built offline by scripts/install-native.mjs against libtensorflow 1.15',
+    'not-installed': 'tfjs-node not installed',
+    unknown: 'unknown',
+  };
+  if (info['nativeInstall']) lines.push(`  native install: ${how[String(info['nativeInstall'])] ?? String(info['nativeInstall'])}`);
   for (const [k, x] of Object.entries(v)) if (k !== 'libtensorflow') lines.push(`  ${k}: ${String(x)}`);
   const t = info['threads'] as Record<string, unknown>;
   lines.push(`threads: ${String(t['cpus'])} CPUs (${String(t['cpuModel'])}), default ${String(t['defaultWorkers'])} workers x 1 intra-op thread`);
