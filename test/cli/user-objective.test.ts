@@ -119,3 +119,22 @@ describe('bad input: one line, non-zero exit, stored trials untouched', () => {
     assert.deepEqual(JSON.parse(integrity.stdout), [{ integrity_check: 'ok' }]);
   });
 });
+
+describe("the README's objective example", () => {
+  it('is the file we test, and it runs under a scheduler', async () => {
+    const { readFileSync } = await import('node:fs');
+    const readme = readFileSync(join(FIXTURES, '..', '..', 'README.md'), 'utf8');
+    const code = readFileSync(join(FIXTURES, 'readme-objective.mjs'), 'utf8');
+    const space = readFileSync(join(FIXTURES, 'readme-space.json'), 'utf8');
+    assert.ok(readme.includes('// my-objective.mjs\n' + code), 'README example and test/fixtures/readme-objective.mjs agree');
+    assert.ok(readme.includes(space.trim()), 'README space and test/fixtures/readme-space.json agree');
+    const db = tempDb('readme');
+    const r = hpo(['run', '--study', 'mine', '--storage', db, '--objective', join(FIXTURES, 'readme-objective.mjs'), '--space', join(FIXTURES, 'readme-space.json'),
+      '--trials', '4', '--epochs', '3', '--scheduler', 'asha', '--min-epochs', '1', '--workers', '2', '--seed', '2']);
+    assert.equal(r.code, 0, r.stderr);
+    const best = hpo(['best', '--storage', db, '--json']);
+    const b = JSON.parse(best.stdout) as { value: number; params: { units: number } };
+    assert.ok(Number.isFinite(b.value) && b.value >= 0);
+    assert.ok(Number.isInteger(b.params.units));
+  });
+});

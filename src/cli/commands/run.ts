@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { loadFashionMnist, type SharedFashionMnist } from '../../data/fashion-mnist.js';
-import { SpaceError, UsageError, errorMessage } from '../../errors.js';
+import { BackendError, SpaceError, UsageError, errorMessage } from '../../errors.js';
 import { createSampler, SAMPLER_NAMES } from '../../samplers/registry.js';
 import { createScheduler } from '../../schedulers/registry.js';
 import { parseSpace, type SearchSpace } from '../../space/distribution.js';
@@ -11,7 +11,7 @@ import { openStorage } from '../../storage/open.js';
 import type { StudySpec } from '../../storage/storage.js';
 import { checkCompatible, ensureStudy } from '../../study/ensure-study.js';
 import { runStudy } from '../../study/runner.js';
-import { loadBackend, type BackendName } from '../../training/backend.js';
+import { keepNativeResident, loadBackend, type BackendName } from '../../training/backend.js';
 import { getModel, modelNames } from '../../training/models/index.js';
 import { defaultWorkers, TrialPool } from '../../worker/pool.js';
 import { DEFAULT_STORAGE, positiveInt } from '../common.js';
@@ -180,6 +180,12 @@ export async function runCommand(a: RunArgs): Promise<void> {
         `backend ${backend.name}${backend.versions.libtensorflow ? ` (libtensorflow ${backend.versions.libtensorflow})` : ''}, ` +
           `${workers} worker thread(s), Fashion-MNIST from ${dataset.dir}\n`,
       );
+    } else if (backendName === 'auto' || backendName === 'tensorflow') {
+      // A user objective may import tfjs-node in its threads; with the addon resident in
+      // this thread, replaced threads can load it again without aborting the process.
+      if (!keepNativeResident({ intraOpThreads: a['intra-op-threads'], interOpThreads: a['inter-op-threads'] }) && backendName === 'tensorflow') {
+        throw new BackendError('--backend tensorflow: tfjs-node cannot be loaded (see hpo info)');
+      }
     }
     const { study, created } = await ensureStudy(storage, spec);
     process.stderr.write(
