@@ -3,7 +3,9 @@ import type { Decision, DecisionInput, RungStore, Scheduler, TrialPlan } from '.
 
 /**
  * Hyperband (Li et al. 2018), ASYNCHRONOUS variant: each bracket runs ASHA (stopping
- * rule of isPromotable) on its own rungs, as proposed in the ASHA paper and done by
+ * rule of isPromotable: continue iff the trial's 0-based rank by (value, trial number)
+ * among the bracket's n results at the rung is < max(1, floor(n/eta)); equal values rank
+ * by trial number, lower first) on its own rungs, as proposed in the ASHA paper and done by
  * Syne Tune. The synchronous original would make workers idle while a bracket's rung
  * fills; here nobody ever waits, and decisions are recomputed from the store.
  *
@@ -66,8 +68,9 @@ export class HyperbandScheduler implements Scheduler {
     // The stored bracket wins; recompute only if the runner did not keep it.
     const bracket = input.bracket ?? this.bracketOf(input.trialNumber);
     if (!this.rungsOf(bracket).includes(input.epoch)) return 'continue';
-    const values = await store.rungValues(input.studyId, input.epoch, bracket);
-    return isPromotable(input.value, values, this.eta) ? 'continue' : 'stop';
+    const results = await store.rungResults(input.studyId, input.epoch, bracket);
+    const own = { trialNumber: input.trialNumber, value: input.value };
+    return isPromotable(own, results, this.eta) ? 'continue' : 'stop';
   }
 
   wake(): void {}

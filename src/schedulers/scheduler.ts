@@ -9,16 +9,24 @@ export interface TrialProgress {
   readonly bracket: number | null;
 }
 
+/** One value recorded at a rung and the trial that reported it (storage's RungResult). */
+export interface RungResult {
+  /** 1-based trial number, unique within a study: breaks ties between equal values. */
+  readonly trialNumber: number;
+  readonly value: number;
+}
+
 /**
  * The part of storage a scheduler reads. `Storage` satisfies it as is; tests use an
  * in-memory implementation.
  */
 export interface RungStore {
   /**
-   * Values reported at `epoch` by all trials of the study; with a bracket, only by the
-   * trials of that bracket (null / undefined: all trials).
+   * Results reported at `epoch` by all trials of the study, each with its trial number;
+   * with a bracket, only by the trials of that bracket (null / undefined: all trials).
+   * Order unspecified (Storage returns them by value, then number).
    */
-  rungValues(studyId: number, epoch: number, bracket?: number | null): Promise<number[]>;
+  rungResults(studyId: number, epoch: number, bracket?: number | null): Promise<readonly RungResult[]>;
   /**
    * Every trial of the study. Only synchronous successive halving reads it, to know when
    * a round has filled a rung (which members are still on their way, which finished).

@@ -28,9 +28,12 @@ const FINISHED = new Set(['completed', 'pruned', 'failed']);
  * Rungs are rungLadder(r_min, r_max, eta). A trial that reports at a rung epoch r below
  * r_max waits until its round has RESOLVED the rung: every member of the round exists
  * and is either finished (completed / pruned / failed) or has reported epoch r or later
- * (interrupted members block: they are re-run from scratch). Then, among the n_r values
- * of the round at r, it continues iff isPromotable (fewer than max(1, floor(n_r / eta))
- * strictly better values): the top 1/eta goes on, e.g. 8 -> 4 -> 2 -> 1 for d2l.
+ * (interrupted members block: they are re-run from scratch). Then, ranking the n_r
+ * results of the round at r by (value, trial number) ascending, it continues iff
+ * isPromotable (its 0-based rank < max(1, floor(n_r / eta))): exactly the top 1/eta goes
+ * on, e.g. 8 -> 4 -> 2 -> 1 for d2l. Equal values are ordered by trial number, the lower
+ * number first, so ties never let more than max(1, floor(n_r / eta)) members through: a
+ * round whose members all report the same value promotes its lowest-numbered ones.
  * A member that failed simply has no value at later rungs, so the rung keeps fewer.
  *
  * Waiting: decide() re-checks on wake() (the runner calls it after every stored report
@@ -103,8 +106,9 @@ export class SuccessiveHalvingScheduler implements Scheduler {
       if (!done) return null;
     }
     if (present < last - first + 1) return null;
-    const values = await store.rungValues(input.studyId, input.epoch, round);
-    return isPromotable(input.value, values, this.eta) ? 'continue' : 'stop';
+    const results = await store.rungResults(input.studyId, input.epoch, round);
+    const own = { trialNumber: input.trialNumber, value: input.value };
+    return isPromotable(own, results, this.eta) ? 'continue' : 'stop';
   }
 
   wake(): void {

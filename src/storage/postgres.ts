@@ -23,6 +23,7 @@ import type {
   ClaimRequest,
   EpochReport,
   FinalState,
+  RungResult,
   Storage,
   StudyRecord,
   StudySpec,
@@ -123,10 +124,10 @@ const SQL = {
              WHERE t.study_id = $1 ORDER BY t.number, r.epoch`,
   reportsOf: `SELECT r.trial_id, t.number, r.epoch, r.value FROM reports r JOIN trials t ON t.id = r.trial_id
                WHERE t.study_id = $1 AND r.trial_id = $2 ORDER BY r.epoch`,
-  rung: `SELECT r.value FROM reports r JOIN trials t ON t.id = r.trial_id
-          WHERE t.study_id = $1 AND r.epoch = $2 ORDER BY r.value`,
-  rungBracket: `SELECT r.value FROM reports r JOIN trials t ON t.id = r.trial_id
-                 WHERE t.study_id = $1 AND r.epoch = $2 AND t.bracket = $3::integer ORDER BY r.value`,
+  rung: `SELECT t.number, r.value FROM reports r JOIN trials t ON t.id = r.trial_id
+          WHERE t.study_id = $1 AND r.epoch = $2 ORDER BY r.value, t.number`,
+  rungBracket: `SELECT t.number, r.value FROM reports r JOIN trials t ON t.id = r.trial_id
+                 WHERE t.study_id = $1 AND r.epoch = $2 AND t.bracket = $3::integer ORDER BY r.value, t.number`,
   best: `SELECT * FROM trials WHERE study_id = $1 AND state = 'completed' AND value IS NOT NULL
           ORDER BY value, number LIMIT 1`,
   counts: `SELECT state, count(*) AS n FROM trials WHERE study_id = $1 GROUP BY state`,
@@ -331,14 +332,15 @@ export class PostgresStorage implements Storage {
     return r.rows.map((x) => ({ trialId: x.trial_id, trialNumber: x.number, epoch: x.epoch, value: x.value }));
   }
 
-  async rungValues(studyId: number, epoch: number, bracket?: number | null): Promise<number[]> {
-    const what = `rungValues study ${studyId} epoch ${epoch}`;
+  async rungResults(studyId: number, epoch: number, bracket?: number | null): Promise<RungResult[]> {
+    const what = `rungResults study ${studyId} epoch ${epoch}`;
     // null / undefined: every trial of the study (what RungStore asks for).
+    type Row = { number: number; value: number };
     const r =
       bracket == null
-        ? await this.q<{ value: number }>(what, SQL.rung, [studyId, epoch])
-        : await this.q<{ value: number }>(what, SQL.rungBracket, [studyId, epoch, bracket]);
-    return r.rows.map((x) => x.value);
+        ? await this.q<Row>(what, SQL.rung, [studyId, epoch])
+        : await this.q<Row>(what, SQL.rungBracket, [studyId, epoch, bracket]);
+    return r.rows.map((x) => ({ trialNumber: x.number, value: x.value }));
   }
 
   async bestTrial(studyId: number): Promise<TrialRecord | undefined> {

@@ -24,6 +24,7 @@ import {
 import type {
   ClaimRequest,
   EpochReport,
+  RungResult,
   FinalState,
   Storage,
   StudyRecord,
@@ -154,10 +155,10 @@ export class SqliteStorage implements Storage {
                  WHERE t.study_id = ? ORDER BY t.number, r.epoch`,
       reportsOf: `SELECT r.trial_id, t.number, r.epoch, r.value FROM reports r JOIN trials t ON t.id = r.trial_id
                    WHERE t.study_id = ? AND r.trial_id = ? ORDER BY r.epoch`,
-      rung: `SELECT r.value FROM reports r JOIN trials t ON t.id = r.trial_id
-              WHERE t.study_id = ? AND r.epoch = ? ORDER BY r.value`,
-      rungBracket: `SELECT r.value FROM reports r JOIN trials t ON t.id = r.trial_id
-                     WHERE t.study_id = ? AND r.epoch = ? AND t.bracket = ? ORDER BY r.value`,
+      rung: `SELECT t.number, r.value FROM reports r JOIN trials t ON t.id = r.trial_id
+              WHERE t.study_id = ? AND r.epoch = ? ORDER BY r.value, t.number`,
+      rungBracket: `SELECT t.number, r.value FROM reports r JOIN trials t ON t.id = r.trial_id
+                     WHERE t.study_id = ? AND r.epoch = ? AND t.bracket = ? ORDER BY r.value, t.number`,
       best: `SELECT * FROM trials WHERE study_id = ? AND state = 'completed' AND value IS NOT NULL
               ORDER BY value, number LIMIT 1`,
       counts: `SELECT state, count(*) AS n FROM trials WHERE study_id = ? GROUP BY state`,
@@ -317,12 +318,12 @@ export class SqliteStorage implements Storage {
     });
   }
 
-  async rungValues(studyId: number, epoch: number, bracket?: number | null): Promise<number[]> {
-    return this.run(`rungValues study ${studyId} epoch ${epoch}`, () => {
+  async rungResults(studyId: number, epoch: number, bracket?: number | null): Promise<RungResult[]> {
+    return this.run(`rungResults study ${studyId} epoch ${epoch}`, () => {
       // null / undefined: every trial of the study (what RungStore asks for).
       const rows =
         bracket == null ? this.st('rung').all(studyId, epoch) : this.st('rungBracket').all(studyId, epoch, bracket);
-      return (rows as { value: number }[]).map((r) => r.value);
+      return (rows as { number: number; value: number }[]).map((r) => ({ trialNumber: r.number, value: r.value }));
     });
   }
 

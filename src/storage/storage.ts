@@ -81,6 +81,12 @@ export interface ClaimRequest {
 
 export type FinalState = 'completed' | 'pruned' | 'failed' | 'interrupted';
 
+/** One value reported at a rung epoch and the number of the trial that reported it. */
+export interface RungResult {
+  readonly trialNumber: number;
+  readonly value: number;
+}
+
 /**
  * Persistent record of studies, trials and per-epoch reports.
  *
@@ -129,10 +135,11 @@ export interface Storage {
   getTrials(studyId: number, opts?: { states?: readonly TrialState[] }): Promise<TrialRecord[]>;
   getReports(studyId: number, opts?: { trialId?: number }): Promise<EpochReport[]>;
   /**
-   * Values reported at `epoch` by trials of the study, ascending: rung results. With a
-   * bracket, only trials of that bracket; null or undefined means every trial (as RungStore).
+   * Rung results: the values reported at `epoch` by trials of the study, each with the
+   * trial's number, ascending by (value, number). With a bracket, only trials of that
+   * bracket; null or undefined means every trial (as RungStore). One indexed query.
    */
-  rungValues(studyId: number, epoch: number, bracket?: number | null): Promise<number[]>;
+  rungResults(studyId: number, epoch: number, bracket?: number | null): Promise<RungResult[]>;
   /** Best completed trial (lowest value; ties: lowest number). */
   bestTrial(studyId: number): Promise<TrialRecord | undefined>;
   stateCounts(studyId: number): Promise<Record<TrialState, number>>;

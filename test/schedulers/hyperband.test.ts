@@ -48,6 +48,14 @@ describe('asynchronous Hyperband', () => {
     assert.deepEqual(outcomes(r), ['c10', 'c10', 'c10', 'c10', 'p2', 'c10', 'p2', 'c10']);
   });
 
+  it('all tied: per bracket, the lowest-numbered trial of each rung goes on, hand-worked, one worker', async () => {
+    // Every value 0.9; brackets 3,2,1,0,3,2,3,1 as above.
+    // s=3 (rungs 2,4,8): 1 first everywhere -> completes; 5: {1,5} k=1, rank 1 -> stop at 2; 7: rank 2 -> stop at 2.
+    // s=2 (rungs 4,8): 2 first; 6: rank 1 -> stop at 4. s=1 (rung 8): 3 first; 8 stops at 8. s=0: 4 completes.
+    const r = await simulate({ scheduler: d2l, trials: 8, workers: 1, curve: () => 0.9 });
+    assert.deepEqual(outcomes(r), ['c10', 'c10', 'c10', 'c10', 'p2', 'p4', 'p2', 'p8']);
+  });
+
   it('random curves, 66 trials, 4 workers: stops only at the rungs of the trial’s own bracket', async () => {
     const h = d2l();
     const r = await simulate({ scheduler: d2l, trials: 66, workers: 4, curve: randomCurves(3) });

@@ -15,7 +15,14 @@
  * workers take queued (resumed) trials first, lowest number first, before claiming new
  * trial numbers. If nothing can run while trials are parked, the run ends as deadlocked.
  */
-import type { Decision, DecisionInput, RungStore, Scheduler, TrialProgress } from '../../src/schedulers/scheduler.js';
+import type {
+  Decision,
+  DecisionInput,
+  RungResult,
+  RungStore,
+  Scheduler,
+  TrialProgress,
+} from '../../src/schedulers/scheduler.js';
 
 export type SimState = 'running' | 'completed' | 'pruned' | 'failed' | 'interrupted';
 
@@ -28,7 +35,7 @@ interface MemTrial {
   reports: Map<number, number>;
 }
 
-/** In-memory RungStore with the storage's semantics (rung values per bracket, trial progress). */
+/** In-memory RungStore with the storage's semantics (rung results per bracket, trial progress). */
 export class MemoryRungStore implements RungStore {
   readonly trials = new Map<number, MemTrial>();
 
@@ -53,12 +60,12 @@ export class MemoryRungStore implements RungStore {
     return t;
   }
 
-  async rungValues(_studyId: number, epoch: number, bracket?: number | null): Promise<number[]> {
-    const out: number[] = [];
+  async rungResults(_studyId: number, epoch: number, bracket?: number | null): Promise<RungResult[]> {
+    const out: RungResult[] = [];
     for (const t of this.trials.values()) {
       if (bracket !== undefined && bracket !== null && t.bracket !== bracket) continue;
       const v = t.reports.get(epoch);
-      if (v !== undefined) out.push(v);
+      if (v !== undefined) out.push({ trialNumber: t.number, value: v });
     }
     return out;
   }

@@ -57,6 +57,33 @@ describe('synchronous successive halving', () => {
     assertSynchronous(r, s());
   });
 
+  for (const workers of [1, 2, 3, 8]) {
+    it(`all tied (0.9 everywhere), 8 trials, ${workers} workers: 8 -> 4 -> 2 -> 1, lowest numbers promoted`, async () => {
+      // Ranked by (value, number), a round of equal values keeps trials 1-4 at rung 2,
+      // 1-2 at rung 4 and 1 at rung 8 (the former rule promoted all 8 at every rung).
+      const s = sh();
+      const r = await simulate({ scheduler: s, trials: 8, workers, curve: () => 0.9 });
+      assert.deepEqual(r.deadlocked, []);
+      assert.deepEqual(outcomes(r), ['c10', 'p8', 'p4', 'p4', 'p2', 'p2', 'p2', 'p2']);
+      assert.deepEqual([2, 4, 8, 10].map((e) => reached(r, e)), [8, 4, 2, 1]);
+      assertSynchronous(r, s());
+    });
+  }
+
+  it('all tied, two rounds: each round promotes its own lowest numbers', async () => {
+    const r = await simulate({ scheduler: sh({ maxTrials: 16 }), trials: 16, workers: 3, curve: () => 0.9 });
+    const round = ['c10', 'p8', 'p4', 'p4', 'p2', 'p2', 'p2', 'p2'];
+    assert.deepEqual(outcomes(r), [...round, ...round]);
+  });
+
+  it('partial ties: a tie at the cut is split by trial number', async () => {
+    // Values 0.5, 0.9, 0.9, 0.1, 0.9, 0.9, 0.3, 0.9. Rung 2 keeps 4: 4 (.1), 7 (.3), 1 (.5),
+    // then of the five 0.9s only trial 2. Rung 4 keeps 4, 7. Rung 8 keeps 4.
+    const r = await simulate({ scheduler: sh(), trials: 8, workers: 4, curve: constant([0.5, 0.9, 0.9, 0.1, 0.9, 0.9, 0.3, 0.9]) });
+    assert.deepEqual(outcomes(r), ['p4', 'p4', 'p2', 'c10', 'p2', 'p2', 'p8', 'p2']);
+    assert.deepEqual([2, 4, 8, 10].map((e) => reached(r, e)), [8, 4, 2, 1]);
+  });
+
   for (const workers of [1, 2, 3, 5, 8, 13]) {
     it(`random curves, 24 trials (3 rounds), ${workers} workers: synchronous, 8/4/2/1 per round`, async () => {
       const s = sh({ maxTrials: 24 });

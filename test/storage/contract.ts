@@ -264,7 +264,7 @@ export function runStorageContract(name: string, makeStorage: () => Promise<Stor
       ]);
     });
 
-    test('rungValues by epoch and bracket; getReports across trials', async (s) => {
+    test('rungResults by epoch and bracket, with trial numbers; getReports across trials', async (s) => {
       const { study } = await s.createStudy(spec());
       const other = await s.createStudy(spec());
       const ts = await claimAll(s, study.id, 4); // brackets 1, 0, 1, 0
@@ -274,14 +274,21 @@ export function runStorageContract(name: string, makeStorage: () => Promise<Stor
       const v = [0.4, 0.3, 0.2, 0.1];
       for (const [i, t] of ts.entries()) await s.recordReport(t.id, 1, 1, v[i]!);
       await s.recordReport(ts[0]!.id, 1, 3, 0.35);
-      const sorted = (a: number[]): number[] => [...a].sort((p, q) => p - q);
-      assert.deepEqual(sorted(await s.rungValues(study.id, 1)), [0.1, 0.2, 0.3, 0.4]);
-      assert.deepEqual(sorted(await s.rungValues(study.id, 1, null)), [0.1, 0.2, 0.3, 0.4]);
-      assert.deepEqual(sorted(await s.rungValues(study.id, 1, 1)), [0.2, 0.4]);
-      assert.deepEqual(sorted(await s.rungValues(study.id, 1, 0)), [0.1, 0.3]);
-      assert.deepEqual(await s.rungValues(study.id, 3), [0.35]);
-      assert.deepEqual(await s.rungValues(study.id, 2), []);
-      assert.deepEqual(await s.rungValues(study.id, 1, 7), []);
+      const all = [
+        { trialNumber: 4, value: 0.1 },
+        { trialNumber: 3, value: 0.2 },
+        { trialNumber: 2, value: 0.3 },
+        { trialNumber: 1, value: 0.4 },
+      ];
+      // Ascending by value; every result carries the number of the trial that reported it.
+      assert.deepEqual(await s.rungResults(study.id, 1), all);
+      assert.deepEqual(await s.rungResults(study.id, 1, null), all);
+      assert.deepEqual(await s.rungResults(study.id, 1, 1), [all[1], all[3]]);
+      assert.deepEqual(await s.rungResults(study.id, 1, 0), [all[0], all[2]]);
+      assert.deepEqual(await s.rungResults(study.id, 3), [{ trialNumber: 1, value: 0.35 }]);
+      assert.deepEqual(await s.rungResults(study.id, 2), []);
+      assert.deepEqual(await s.rungResults(study.id, 1, 7), []);
+      assert.deepEqual(await s.rungResults(other.study.id, 1), [{ trialNumber: 1, value: 0.01 }]);
       const reps = await s.getReports(study.id);
       assert.deepEqual(reps.map((r) => [r.trialNumber, r.epoch, r.value]), [
         [1, 1, 0.4],
@@ -291,6 +298,34 @@ export function runStorageContract(name: string, makeStorage: () => Promise<Stor
         [4, 1, 0.1],
       ]);
       assert.deepEqual(await s.getReports(other.study.id), [{ trialId: x.id, trialNumber: 1, epoch: 1, value: 0.01 }]);
+    });
+
+    test('rungResults: equal values come back with their numbers, ordered by number; re-run trials keep theirs', async (s) => {
+      const { study } = await s.createStudy(spec());
+      const ts = await claimAll(s, study.id, 5); // numbers 1..5, brackets 1, 0, 1, 0, 1
+      // Report in an order unrelated to the numbers, all at the same value but trial 2.
+      for (const i of [4, 2, 0, 3]) await s.recordReport(ts[i]!.id, 1, 2, 0.9);
+      await s.recordReport(ts[1]!.id, 1, 2, 0.5);
+      assert.deepEqual(await s.rungResults(study.id, 2), [
+        { trialNumber: 2, value: 0.5 },
+        { trialNumber: 1, value: 0.9 },
+        { trialNumber: 3, value: 0.9 },
+        { trialNumber: 4, value: 0.9 },
+        { trialNumber: 5, value: 0.9 },
+      ]);
+      assert.deepEqual(await s.rungResults(study.id, 2, 1), [
+        { trialNumber: 1, value: 0.9 },
+        { trialNumber: 3, value: 0.9 },
+        { trialNumber: 5, value: 0.9 },
+      ]);
+      // Interrupt trial 3 and re-claim it: its reports are gone until the new attempt reports.
+      assert.equal(await s.finishTrial(ts[2]!.id, 1, { state: 'interrupted', value: null }), true);
+      const again = await s.claimTrial(claimReq(study.id, { maxTrials: 5 }));
+      assert.ok(again);
+      assert.equal(again.number, 3);
+      assert.deepEqual((await s.rungResults(study.id, 2, 1)).map((r) => r.trialNumber), [1, 5]);
+      await s.recordReport(again.id, again.attempt, 2, 0.9);
+      assert.deepEqual((await s.rungResults(study.id, 2, 1)).map((r) => r.trialNumber), [1, 3, 5]);
     });
 
     test('bestTrial: lowest completed value, ties by lowest number; stateCounts; listStudies', async (s) => {
