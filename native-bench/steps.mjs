@@ -2,7 +2,8 @@
 // Microseconds per training step of the built-in models, lean vs autograd, on every
 // TensorFlow.js backend that loads. Run after `npx tsc -p tsconfig.json`:
 //   node native-bench/steps.mjs [--backends tensorflow,wasm,cpu] [--runs 5] [--threads N] [--no-write]
-// --threads sets TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS for libtensorflow.
+// --threads sets TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS for libtensorflow;
+// --torch first runs native-bench/torch_steps.py (needs python3-torch) for a reference row.
 // Each backend is measured in its own child process (tfjs-node and the wasm backend both
 // patch the global engine). Writes the "## Training step" section of native-bench/RESULTS.md.
 import { spawnSync } from 'node:child_process';
@@ -148,9 +149,15 @@ async function main() {
     lines.push(`| ${c.id} | ${cells.join(' | ')} |`);
   }
   const torch = path.join(here, 'torch_steps.json');
+  if (args.includes('--torch')) {
+    // Debian's python3-torch lives in the system interpreter, not in a pyenv one.
+    const py = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+    const r = spawnSync(py, [path.join(here, 'torch_steps.py'), '--threads', '1'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (r.status !== 0) process.stderr.write('torch_steps.py failed; keeping any earlier torch_steps.json\n');
+  }
   if (existsSync(torch)) {
     const t = JSON.parse(readFileSync(torch, 'utf8'));
-    lines.push('', `PyTorch ${t.version} (CPU, ${t.threads} thread(s), native-bench/torch_steps.py, autograd + torch.optim.SGD): ` + t.rows.map((r) => `${r.id} ${fmt(r.us)}`).join('; ') + '.');
+    lines.push('', `PyTorch ${t.version} (Debian python3-torch, CPU, ${t.threads} thread, \`native-bench/torch_steps.py\`, same models and batch sizes, autograd + torch.optim.SGD; median): ` + t.rows.map((r) => `${r.id} ${fmt(r.us)}`).join('; ') + '. This Debian build is far slower at large matMuls than the PyTorch figures in /work/shared/NATIVE.md (MLP b256 about 3.3 ms, softmax b256 534 us), which remain the targets.');
   }
   const section = lines.join('\n') + '\n';
   process.stdout.write('\n' + section);

@@ -4,7 +4,7 @@ import { fashionTensors, PIXELS, type FashionData, type Tf } from '../data.js';
 import { deriveSeed } from '../../random.js';
 import { UsageError } from '../../errors.js';
 import type { ModelSpec, Trainer, TrainerOptions } from './model.js';
-import { applyGrads, batchSize, constScalar, FastRng, learningRate, numParam, SgdTrainer, torchUniform, type Net, type StepScalars } from './common.js';
+import { applyGrads, matMulT, batchSize, constScalar, FastRng, learningRate, numParam, SgdTrainer, torchUniform, type Net, type StepScalars } from './common.js';
 
 /**
  * MLP 784 -> H (ReLU, inverted dropout) -> 10. The first layer's bias is the last row of
@@ -72,14 +72,14 @@ export class MlpNet implements Net {
     const x2 = x as tfTypes.Tensor2D;
     const W2 = this.W2 as tfTypes.Tensor2D;
     const h = tf.relu(tf.matMul(x2, this.W1 as tfTypes.Tensor2D));
-    const hd = m === null ? h : tf.mul(h, m);
+    const hd = m === null ? h : (tf.mul(h, m) as tfTypes.Tensor2D);
     const p = tf.softmax(tf.add(tf.matMul(hd, W2), this.b2));
     const d = tf.mul(tf.sub(p, y), s.lrOverB) as tfTypes.Tensor2D;
     const dForH = this.keepScale === null || m === null ? d : (tf.mul(d, this.keepScale) as tfTypes.Tensor2D);
-    const dpre = tf.mul(tf.matMul(dForH, W2, false, true), tf.sign(hd)) as tfTypes.Tensor2D;
-    this.W2.assign(tf.sub(W2, tf.matMul(hd, d, true, false)));
+    const dpre = tf.mul(matMulT(tf, dForH, W2, false, true), tf.sign(hd)) as tfTypes.Tensor2D;
+    this.W2.assign(tf.sub(W2, matMulT(tf, hd, d, true, false)));
     this.b2.assign(tf.sub(this.b2, tf.sum(d, 0)));
-    this.W1.assign(tf.sub(this.W1, tf.matMul(x2, dpre, true, false)));
+    this.W1.assign(tf.sub(this.W1, matMulT(tf, x2, dpre, true, false)));
   }
 
   /** Reference: the same forward pass, gradients by tf.variableGrads. */

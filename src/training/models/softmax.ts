@@ -3,7 +3,7 @@ import type { Params } from '../../space/distribution.js';
 import { fashionTensors, PIXELS, type FashionData, type Tf } from '../data.js';
 import { deriveSeed } from '../../random.js';
 import type { ModelSpec, Trainer, TrainerOptions } from './model.js';
-import { applyGrads, batchSize, learningRate, SgdTrainer, torchUniform, type Net, type StepScalars } from './common.js';
+import { applyGrads, matMulT, batchSize, learningRate, SgdTrainer, torchUniform, type Net, type StepScalars } from './common.js';
 
 /**
  * Softmax regression 784 -> 10. Inputs carry a constant 1 column (layout `flat1`), so the
@@ -37,7 +37,7 @@ export class SoftmaxNet implements Net {
     const x2 = x as tfTypes.Tensor2D;
     const p = tf.softmax(tf.matMul(x2, this.W as tfTypes.Tensor2D));
     const d = tf.mul(tf.sub(p, y), s.lrOverB) as tfTypes.Tensor2D;
-    this.W.assign(tf.sub(this.W, tf.matMul(x2, d, true, false)));
+    this.W.assign(tf.sub(this.W, matMulT(tf, x2, d, true, false)));
   }
 
   autogradStep(x: tfTypes.Tensor, y: tfTypes.Tensor2D, s: StepScalars): void {
