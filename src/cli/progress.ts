@@ -69,6 +69,10 @@ export class Progress {
       case 'waiting':
         this.redraw();
         break;
+      case 'error':
+        this.running--;
+        this.print(`trial ${e.trial.number}: could not record its outcome (${e.message}); it will run again on resume`);
+        break;
       case 'trial-end': {
         this.running--;
         const ms = Date.now() - (this.started.get(e.trial.id) ?? Date.now());

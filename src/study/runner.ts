@@ -16,7 +16,8 @@ export type StudyEvent =
   | { type: 'trial-start'; trial: TrialRecord; maxEpochs: number }
   | { type: 'report'; trial: TrialRecord; epoch: number; value: number }
   | { type: 'trial-end'; trial: TrialRecord; state: TrialState; value: number | null; epochs: number; error: string | null }
-  | { type: 'waiting'; running: number };
+  | { type: 'waiting'; running: number }
+  | { type: 'error'; trial: TrialRecord; message: string };
 
 export interface RunOptions {
   readonly storage: Storage;
@@ -203,7 +204,9 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
         });
         if (!trial) break;
         const done = execute(trial)
-          .catch(() => {})
+          // Only storage can throw here (training errors are outcomes); the trial stays
+          // 'running' in storage and is interrupted and re-run by the next claim or resume.
+          .catch((e: unknown) => emit({ type: 'error', trial, message: errorMessage(e) }))
           .finally(() => {
             active.delete(trial.id);
             wake();
