@@ -71,7 +71,7 @@ export class MlpNet implements Net {
     const tf = this.tf;
     const x2 = x as tfTypes.Tensor2D;
     const W2 = this.W2 as tfTypes.Tensor2D;
-    const h = tf.relu(tf.matMul(x2, this.W1 as tfTypes.Tensor2D));
+    const h = tf.relu(tf.matMul(x2, this.W1 as tfTypes.Tensor2D)) as tfTypes.Tensor2D;
     const hd = m === null ? h : (tf.mul(h, m) as tfTypes.Tensor2D);
     const p = tf.softmax(tf.add(tf.matMul(hd, W2), this.b2));
     const d = tf.mul(tf.sub(p, y), s.lrOverB) as tfTypes.Tensor2D;
