@@ -105,6 +105,6 @@ function stateText(state: TrialState, value: number | null, epochs: number, erro
     case 'failed':
       return `FAILED: ${error ?? 'unknown error'}`;
     default:
-      return `${state}${error ? `: ${error}` : ''}`;
+      return error ? (error.startsWith(state) ? error : `${state}: ${error}`) : state;
   }
 }

@@ -230,7 +230,8 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
         await sleep(pollMs, signal);
         continue;
       }
-      if (!aborted()) await new Promise<void>((resolve) => (wake = resolve));
+      if (aborted()) break; // the running trials end as interrupted; awaited below
+      await new Promise<void>((resolve) => (wake = resolve));
     }
     await Promise.all([...active.values()].map((a) => a.done));
   } finally {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { FIXTURES, hpo, isOneLineError, tempDb } from './helpers.js';
+import { once } from 'node:events';
+import { FIXTURES, hpo, hpoAsync, isOneLineError, tempDb } from './helpers.js';
 
 const objective = join(FIXTURES, 'objective-quadratic.mjs');
 const space = join(FIXTURES, 'space-quadratic.json');
@@ -136,5 +137,47 @@ describe("the README's objective example", () => {
     const b = JSON.parse(best.stdout) as { value: number; params: { units: number } };
     assert.ok(Number.isFinite(b.value) && b.value >= 0);
     assert.ok(Number.isInteger(b.params.units));
+  });
+});
+
+describe('Ctrl-C', () => {
+  it('marks running trials interrupted, exits 130, and the next run re-runs them', async () => {
+    const db = tempDb('sigint');
+    const args = (epochs: number): string[] => [
+      'run', '--study', 'i', '--storage', db, '--objective', join(FIXTURES, 'objective-slow.mjs'), '--space', join(FIXTURES, 'space-slow.json'),
+      '--trials', '3', '--epochs', String(epochs), '--workers', '2', '--seed', '1',
+    ];
+    const child = hpoAsync(args(30));
+    for (let i = 0; ; i++) {
+      assert.ok(i < 300, 'no trial started');
+      await new Promise((r) => setTimeout(r, 100));
+      try {
+        const c = new Database(db, { readonly: true, fileMustExist: true });
+        const n = (c.prepare('SELECT count(*) AS n FROM reports').get() as { n: number }).n;
+        c.close();
+        if (n >= 2) break;
+      } catch {
+        // not created yet
+      }
+    }
+    child.kill('SIGINT');
+    const [code] = (await once(child, 'exit')) as [number];
+    assert.equal(code, 130);
+    const c = new Database(db, { readonly: true });
+    const states = c.prepare('SELECT state FROM trials ORDER BY number').all() as { state: string }[];
+    c.close();
+    assert.ok(states.length >= 1 && states.every((s) => s.state === 'interrupted'), JSON.stringify(states));
+    // epochs define the study: resuming with others is refused
+    const r = hpo(args(3));
+    assert.ok(isOneLineError(r), r.stderr);
+    assert.match(r.stderr, /created with epochs 30; refusing to continue it with epochs 3/);
+    const r2 = hpo(args(30));
+    assert.equal(r2.code, 0, r2.stderr);
+    const c2 = new Database(db, { readonly: true });
+    const after = c2.prepare('SELECT state, attempt FROM trials ORDER BY number').all() as { state: string; attempt: number }[];
+    c2.close();
+    assert.equal(after.length, 3);
+    assert.ok(after.every((t) => t.state === 'completed'));
+    assert.ok(after.some((t) => t.attempt === 2), 'an interrupted trial ran again');
   });
 });
