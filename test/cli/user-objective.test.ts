@@ -95,6 +95,8 @@ describe('bad input: one line, non-zero exit, stored trials untouched', () => {
     ['missing space file', ['run', '--study', 'c', ...common, '--space', '/nonexistent.json'], /no such file/],
     ['invalid space', ['run', '--study', 'c', ...common, '--space', join(FIXTURES, 'space-invalid.json')], /parameter "lr": low \(1\) >= high \(0\.01\)/],
     ['objective without space', ['run', '--study', 'c', ...common], /needs a --space file/],
+    ['objective without a function', ['run', '--study', 'c', '--storage', db, '--objective', join(FIXTURES, 'objective-bad-export.mjs'), '--space', space], /must export an async function/],
+    ['objective with a syntax error', ['run', '--study', 'c', '--storage', db, '--objective', join(FIXTURES, 'objective-syntax-error.mjs'), '--space', space], /cannot be loaded: .*SyntaxError|Unexpected/],
     ['unknown scheduler', ['run', '--study', 'c', ...common, '--space', space, '--scheduler', 'nope'], /Invalid values|Choices/],
     ['unknown option', ['run', '--bogus'], /Unknown argument/],
     ['unknown study', ['best', '--storage', db, '--study', 'zzz'], /no study "zzz" in .*\(studies: b\)/],

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Argv } from 'yargs';
 import { loadFashionMnist, type SharedFashionMnist } from '../../data/fashion-mnist.js';
 import { BackendError, SpaceError, UsageError, errorMessage } from '../../errors.js';
@@ -130,6 +131,19 @@ async function buildSpec(a: RunArgs, stored: StudySpec | undefined): Promise<Stu
   return { name: a.study, objective, model, space, settings, seed };
 }
 
+/** Load a user objective once here, so a broken module is one clear error, not N failed trials. */
+async function checkObjectiveModule(path: string): Promise<void> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (e) {
+    throw new UsageError(`--objective ${path} cannot be loaded: ${errorMessage(e)}`);
+  }
+  if (typeof (mod['default'] ?? mod['objective']) !== 'function') {
+    throw new UsageError(`--objective ${path} must export an async function (config, ctx) => number, as default or as "objective"`);
+  }
+}
+
 export async function runCommand(a: RunArgs): Promise<void> {
   positiveInt('trials', a.trials);
   const workers = positiveInt('workers', a.workers) ?? defaultWorkers();
@@ -180,12 +194,15 @@ export async function runCommand(a: RunArgs): Promise<void> {
         `backend ${backend.name}${backend.versions.libtensorflow ? ` (libtensorflow ${backend.versions.libtensorflow})` : ''}, ` +
           `${workers} worker thread(s), Fashion-MNIST from ${dataset.dir}\n`,
       );
-    } else if (backendName === 'auto' || backendName === 'tensorflow') {
-      // A user objective may import tfjs-node in its threads; with the addon resident in
-      // this thread, replaced threads can load it again without aborting the process.
-      if (!keepNativeResident({ intraOpThreads: a['intra-op-threads'], interOpThreads: a['inter-op-threads'] }) && backendName === 'tensorflow') {
-        throw new BackendError('--backend tensorflow: tfjs-node cannot be loaded (see hpo info)');
+    } else {
+      if (backendName === 'auto' || backendName === 'tensorflow') {
+        // A user objective may import tfjs-node in its threads; with the addon resident in
+        // this thread (loaded first, so our thread-pool sizes apply), replaced threads can
+        // load it again without aborting the process.
+        const ok = keepNativeResident({ intraOpThreads: a['intra-op-threads'], interOpThreads: a['inter-op-threads'] });
+        if (!ok && backendName === 'tensorflow') throw new BackendError('--backend tensorflow: tfjs-node cannot be loaded (see hpo info)');
       }
+      await checkObjectiveModule(spec.objective);
     }
     const { study, created } = await ensureStudy(storage, spec);
     process.stderr.write(
