@@ -1,80 +1,10 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { Params } from '../../space/distribution.js';
 import type { FashionTensors, Tf } from '../data.js';
-import { deriveSeed } from '../../random.js';
+import { deriveSeed, FastRng } from '../../random.js';
+export { FastRng };
 import { UsageError } from '../../errors.js';
 
-/**
- * A 32-bit generator (sfc32) for the hot paths: per-epoch permutations of 60k indices and
- * per-step dropout masks of up to 256x512 values. The BigInt SplitMix in random.ts costs
- * about a microsecond per draw, which would rival the training step itself. Seeded only
- * through deriveSeed, so every stream still descends from the study seed.
- */
-export class FastRng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-  constructor(seed: number) {
-    this.a = deriveSeed(seed, 'a') | 0;
-    this.b = deriveSeed(seed, 'b') | 0;
-    this.c = deriveSeed(seed, 'c') | 0;
-    this.d = deriveSeed(seed, 'd') | 0 || 1;
-    for (let i = 0; i < 12; i++) this.u32();
-  }
-  /** Uniform 32-bit unsigned integer. */
-  u32(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    return this.u32() / 4294967296;
-  }
-  /**
-   * Fill `out` with inverted-dropout values: 0 with probability `drop`, else `keep`.
-   * The generator state lives in locals for the loop: this runs once per training step
-   * over up to rows x hidden values.
-   */
-  fillMask(out: Float32Array, drop: number, keep: number): void {
-    const threshold = Math.floor(drop * 4294967296);
-    let a = this.a;
-    let b = this.b;
-    let c = this.c;
-    let d = this.d;
-    for (let i = 0; i < out.length; i++) {
-      const t = (((a + b) | 0) + d) | 0;
-      d = (d + 1) | 0;
-      a = b ^ (b >>> 9);
-      b = (c + (c << 3)) | 0;
-      c = (c << 21) | (c >>> 11);
-      c = (c + t) | 0;
-      out[i] = t >>> 0 < threshold ? 0 : keep;
-    }
-    this.a = a;
-    this.b = b;
-    this.c = c;
-    this.d = d;
-  }
-
-  /** A uniformly random permutation of 0..n-1 (Fisher-Yates). */
-  permutation(n: number): Int32Array {
-    const p = new Int32Array(n);
-    for (let i = 0; i < n; i++) p[i] = i;
-    for (let i = n - 1; i > 0; i--) {
-      const j = Math.floor(this.next() * (i + 1));
-      const t = p[i]!;
-      p[i] = p[j]!;
-      p[j] = t;
-    }
-    return p;
-  }
-}
 
 /** Read a positive finite number parameter. */
 export function numParam(params: Params, name: string, fallback?: number): number {
