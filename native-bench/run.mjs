@@ -5,11 +5,13 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+// Each benchmark with the arguments `npm run bench` gives it: libtensorflow gets one thread,
+// as each worker of `hpo run` does.
 const SCRIPTS = {
-  steps: 'steps.mjs',
-  throughput: 'throughput.mjs',
-  storage: 'storage.mjs',
-  asha: 'asha-vs-fifo.mjs',
+  steps: ['steps.mjs', '--threads', '1', '--rounds', '2'],
+  throughput: ['throughput.mjs'],
+  storage: ['storage.mjs'],
+  asha: ['asha-vs-fifo.mjs', '--model', 'mlp', '--trials', '32', '--max-epochs', '10', '--min-epochs', '1', '--eta', '2', '--seed', '1'],
 };
 const args = process.argv.slice(2);
 const names = args.includes('--all') ? Object.keys(SCRIPTS) : args.filter((a) => a in SCRIPTS);
@@ -20,7 +22,8 @@ if (unknown.length) {
 }
 for (const name of names.length ? names : ['steps', 'throughput']) {
   process.stdout.write(`\n=== ${name} ===\n`);
-  const r = spawnSync(process.execPath, [fileURLToPath(new URL(SCRIPTS[name], import.meta.url))], { stdio: 'inherit' });
+  const [script, ...rest] = SCRIPTS[name];
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...rest], { stdio: 'inherit' });
   if (r.status !== 0) {
     process.stderr.write(`benchmark ${name} failed (exit ${r.status})\n`);
     process.exit(1);
