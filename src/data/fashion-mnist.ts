@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DatasetError, errorMessage } from '../errors.js';
@@ -157,7 +157,12 @@ export async function downloadFashionMnist(dest: string, baseUrl: string = proce
     }
     const tmp = join(dest, `.partial-${name}`); // keeps the .gz suffix readIdx looks at
     writeFileSync(tmp, body);
-    readIdx(tmp, key); // verifies; throws DatasetError naming the temp file
+    try {
+      readIdx(tmp, key); // verifies before anything is moved into place
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw new DatasetError(`${url}: ${errorMessage(e).replace(`${tmp} `, '')}`);
+    }
     renameSync(tmp, join(dest, name));
   }
 }

@@ -81,3 +81,53 @@ describe('decoding Fashion-MNIST', { skip: !existsSync(DEBIAN_DIR) && 'needs apt
     assert.throws(() => loadFashionMnistDir(root, 'flag'), /does not match the published Fashion-MNIST/);
   });
 });
+
+describe('downloading Fashion-MNIST', { skip: !existsSync(DEBIAN_DIR) && 'needs apt-get install dataset-fashion-mnist (served as the download source)' }, () => {
+  // A local server stands in for the published location (HPO_FASHION_MNIST_URL).
+  async function serve(corrupt?: string): Promise<{ url: string; close: () => Promise<void> }> {
+    const { createServer } = await import('node:http');
+    const server = createServer((req, res) => {
+      const name = (req.url ?? '/').slice(1);
+      if (!names.some((n) => n + '.gz' === name)) {
+        res.writeHead(404).end();
+        return;
+      }
+      let body = readFileSync(join(DEBIAN_DIR, name));
+      if (name === corrupt) body = body.subarray(0, body.length >> 1);
+      res.writeHead(200, { 'content-length': body.length }).end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    return { url: `http://127.0.0.1:${port}/`, close: () => new Promise((r) => server.close(() => r())) };
+  }
+
+  it('downloads into ./data/fashion-mnist and verifies the files', async () => {
+    const srv = await serve();
+    const cwd = mkdtempSync(join(tmpdir(), 'hpo-dl-'));
+    process.env['HPO_FASHION_MNIST_URL'] = srv.url;
+    try {
+      const d = await loadFashionMnist({ env: {}, cwd, fallbacks: [] });
+      assert.equal(d.source, 'download');
+      assert.equal(d.dir, join(cwd, 'data', 'fashion-mnist'));
+      assert.equal(d.nTrain, 60000);
+      for (const n of names) assert.ok(existsSync(join(cwd, 'data', 'fashion-mnist', n + '.gz')));
+    } finally {
+      delete process.env['HPO_FASHION_MNIST_URL'];
+      await srv.close();
+    }
+  });
+
+  it('a truncated download is reported and not kept', async () => {
+    const srv = await serve('train-labels-idx1-ubyte.gz');
+    const cwd = mkdtempSync(join(tmpdir(), 'hpo-dlbad-'));
+    process.env['HPO_FASHION_MNIST_URL'] = srv.url;
+    try {
+      await assert.rejects(loadFashionMnist({ env: {}, cwd, fallbacks: [] }), (e: unknown) => e instanceof DatasetError && /truncated or corrupt/.test(e.message));
+      const { readdirSync } = await import('node:fs');
+      assert.deepEqual(readdirSync(join(cwd, 'data', 'fashion-mnist')).filter((f) => f.includes('train-labels')), [], 'the bad file was not kept');
+    } finally {
+      delete process.env['HPO_FASHION_MNIST_URL'];
+      await srv.close();
+    }
+  });
+});
