@@ -8,11 +8,12 @@
 // patch the global engine). Writes the "## Training step" section of native-bench/RESULTS.md.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeSection } from './results.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -181,17 +182,7 @@ async function main() {
   const section = lines.join('\n') + '\n';
   process.stdout.write('\n' + section);
   if (args.includes('--no-write')) return;
-  const file = path.join(here, 'RESULTS.md');
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Native benchmarks\n';
-  const start = text.search(/^## Training step\s*$/m);
-  if (start >= 0) {
-    const rest = text.slice(start + 1);
-    const next = rest.search(/^## /m);
-    text = text.slice(0, start) + section + (next >= 0 ? '\n' + rest.slice(next) : '');
-  } else {
-    text = text.replace(/\s*$/, '\n\n') + section;
-  }
-  writeFileSync(file, text);
+  writeSection('Training step', lines.slice(2).join('\n'));
 }
 
 await main();

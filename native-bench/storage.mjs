@@ -7,11 +7,12 @@
 //
 // Child processes are this same file started with --worker.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStorage } from '../dist/src/storage/open.js';
+import { writeSection } from './results.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const RESULTS = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
@@ -213,20 +214,11 @@ ${table}
 Machine: ${info.cpu}, ${info.cores} cores, Node ${info.node}, SQLite ${info.sqlite} (WAL, synchronous=NORMAL,
 file in ${os.tmpdir()}), PostgreSQL ${info.pg} on localhost (TCP, default synchronous_commit=on: every call that
 commits waits for a WAL flush, which dominates the PostgreSQL numbers on this disk). Load average at start ${info.load}
-(the machine was shared). Measured ${new Date().toISOString().slice(0, 10)}.
+(1-min). Measured ${new Date().toISOString().slice(0, 10)}.
 `;
 
 console.log(table);
 if (!args.includes('--no-write')) {
-  const old = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '# Benchmark results\n';
-  const start = old.indexOf('## Storage overhead');
-  let next;
-  if (start >= 0) {
-    const rest = old.indexOf('\n## ', start + 1);
-    next = old.slice(0, start) + section + (rest >= 0 ? old.slice(rest) : '');
-  } else {
-    next = old.replace(/\n*$/, '\n\n') + section;
-  }
-  writeFileSync(RESULTS, next);
+  writeSection('Storage overhead', section.replace(/^## Storage overhead\n/, ''));
   console.error(`wrote the "## Storage overhead" section of ${RESULTS}`);
 }
