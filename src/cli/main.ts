@@ -21,6 +21,8 @@ function fail(e: unknown): never {
 async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName('hpo')
+    // A flag given twice takes its last value (`npm start -- --trials 10` overrides the script's).
+    .parserConfiguration({ 'duplicate-arguments-array': false })
     .usage('$0 <command> [options]')
     .option('storage', { type: 'string', default: DEFAULT_STORAGE, describe: 'SQLite file or postgres://user@host:port/db', global: true })
     .command(
