@@ -18,7 +18,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { isMainThread } from 'node:worker_threads';
+import { onMainThread } from '../worker/thread-role.js';
 import { BackendError, UsageError, errorMessage } from '../errors.js';
 
 /** The tfjs namespace every backend shares (tfjs-node re-exports the same instance). */
@@ -139,11 +139,11 @@ function loadTfjs(): Tf {
 function loadTfjsNode(threads: NativeThreads): string | undefined {
   if (tfjsNode) return undefined;
   if (nativeLoadError !== undefined) return nativeLoadError;
-  if (!isMainThread && process.env[RESIDENT_ENV] !== String(process.pid)) {
+  if (!onMainThread() && process.env[RESIDENT_ENV] !== String(process.pid)) {
     // Not cached: the main thread may make it resident later for new workers only.
     return 'tfjs-node is not resident in the main thread (call keepNativeResident() or loadBackend() there before starting workers)';
   }
-  if (isMainThread) {
+  if (onMainThread()) {
     process.env[INTRA_ENV] = String(threads.intraOp);
     process.env[INTER_ENV] = String(threads.interOp);
     // TF's C++ start-up chatter (AVX2/FMA notice, device lines); warnings and errors stay.
@@ -160,7 +160,7 @@ function loadTfjsNode(threads: NativeThreads): string | undefined {
   // Pools were sized from the C environment as it is now; in a worker that is the main
   // thread's setting, whatever this thread asked for.
   threadsAtLoad = { intraOp: envInt(INTRA_ENV) ?? threads.intraOp, interOp: envInt(INTER_ENV) ?? threads.interOp };
-  if (isMainThread) process.env[RESIDENT_ENV] = String(process.pid);
+  if (onMainThread()) process.env[RESIDENT_ENV] = String(process.pid);
   return undefined;
 }
 
@@ -267,7 +267,7 @@ export async function loadBackend(requested: BackendName | 'auto', opts: Backend
  *   cannot be loaded (workers will then fall back under `auto`)
  */
 export function keepNativeResident(opts: BackendOptions = {}): boolean {
-  if (!isMainThread) return false;
+  if (!onMainThread()) return false;
   const tf = tfjsNode ? undefined : loadTfjs();
   const before = tf?.getBackend();
   const ok = loadTfjsNode(requestedThreads(opts)) === undefined;
