@@ -70,7 +70,7 @@ describe('a user objective on the worker pool', () => {
     assert.deepEqual(pb, pa, 'configs depend on (seed, number) only, not on worker count');
     const r = hpo([...base, '--trials', '24', '--epochs', '3']);
     assert.equal(r.code, 0);
-    assert.match(r.stderr, /resuming: \d+ completed trial\(s\) kept/);
+    assert.match(r.stderr, /study "q" already has 24 finished trials \(--trials 24\); raise --trials to continue it/);
     assert.doesNotMatch(r.stderr, /trial \d+ (completed|FAILED)/, 'nothing ran again');
   });
 

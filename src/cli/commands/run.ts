@@ -9,7 +9,7 @@ import { createSampler, SAMPLER_NAMES } from '../../samplers/registry.js';
 import { createScheduler } from '../../schedulers/registry.js';
 import { parseSpace, type SearchSpace } from '../../space/distribution.js';
 import { openStorage } from '../../storage/open.js';
-import type { StudySpec } from '../../storage/storage.js';
+import type { StudySpec, TrialRecord, TrialState } from '../../storage/storage.js';
 import { checkCompatible, ensureStudy } from '../../study/ensure-study.js';
 import { runStudy } from '../../study/runner.js';
 import { keepNativeResident, loadBackend, type BackendName } from '../../training/backend.js';
@@ -144,6 +144,22 @@ async function checkObjectiveModule(path: string): Promise<void> {
   }
 }
 
+function printSummary(storageUrl: string, name: string, c: Record<TrialState, number>, best: TrialRecord | undefined): void {
+  process.stdout.write(
+    `study "${name}": ${c.completed} completed, ${c.pruned} pruned, ${c.failed} failed` +
+      `${c.interrupted ? `, ${c.interrupted} interrupted` : ''}${c.running ? `, ${c.running} running elsewhere` : ''}\n`,
+  );
+  if (best) {
+    process.stdout.write(
+      `best: trial ${best.number}, value ${fmtValue(best.value)}  ${fmtParams(best.params)}\n` +
+        `find it with: hpo sql --storage ${storageUrl} "SELECT t.number, t.value, t.params FROM trials t JOIN studies s ON s.id = t.study_id ` +
+        `WHERE s.name = '${name.replace(/'/g, "''")}' AND t.state = 'completed' ORDER BY t.value LIMIT 1"\n`,
+    );
+  } else {
+    process.stdout.write('no completed trial yet\n');
+  }
+}
+
 export async function runCommand(a: RunArgs): Promise<void> {
   positiveInt('trials', a.trials);
   const workers = positiveInt('workers', a.workers) ?? defaultWorkers();
@@ -180,6 +196,16 @@ export async function runCommand(a: RunArgs): Promise<void> {
     });
     const sampler = createSampler(String(spec.settings['sampler']));
 
+    if (existing) {
+      // Nothing left to do: say so without loading the backend and the dataset.
+      const counts = await storage.stateCounts(existing.id);
+      const finished = counts.completed + counts.pruned + counts.failed;
+      if (finished >= a.trials && counts.running === 0 && counts.interrupted === 0) {
+        process.stderr.write(`study "${existing.name}" already has ${finished} finished trials (--trials ${a.trials}); raise --trials to continue it\n`);
+        printSummary(a.storage, existing.name, counts, await storage.bestTrial(existing.id));
+        return;
+      }
+    }
     let dataset: SharedFashionMnist | null = null;
     let backendName: BackendName | 'auto' = a.backend as BackendName | 'auto';
     if (spec.objective === BUILTIN_OBJECTIVE) {
@@ -239,20 +265,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
       onEvent: progress.onEvent,
     });
     progress.finish();
-    const c = summary.counts;
-    process.stdout.write(
-      `study "${study.name}": ${c.completed} completed, ${c.pruned} pruned, ${c.failed} failed` +
-        `${c.interrupted ? `, ${c.interrupted} interrupted` : ''}${c.running ? `, ${c.running} running elsewhere` : ''}\n`,
-    );
-    if (summary.best) {
-      process.stdout.write(
-        `best: trial ${summary.best.number}, value ${fmtValue(summary.best.value)}  ${fmtParams(summary.best.params)}\n` +
-          `find it with: hpo sql --storage ${a.storage} "SELECT t.number, t.value, t.params FROM trials t JOIN studies s ON s.id = t.study_id ` +
-          `WHERE s.name = '${study.name.replace(/'/g, "''")}' AND t.state = 'completed' ORDER BY t.value LIMIT 1"\n`,
-      );
-    } else {
-      process.stdout.write('no completed trial yet\n');
-    }
+    printSummary(a.storage, study.name, summary.counts, summary.best);
     if (summary.aborted) process.exitCode = 130;
   } finally {
     process.off('SIGINT', onSignal);
