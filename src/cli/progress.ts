@@ -80,7 +80,9 @@ export class Progress {
           this.done++;
           this.durations.push(ms);
         }
-        if (e.state === 'completed' && e.value !== null && (!this.best || e.value < this.best.value)) {
+        // Same order as Storage.bestTrial: lowest value, ties to the lowest number.
+        const b = this.best;
+        if (e.state === 'completed' && e.value !== null && (!b || e.value < b.value || (e.value === b.value && e.trial.number < b.number))) {
           this.best = { value: e.value, number: e.trial.number };
         }
         const what = stateText(e.state, e.value, e.epochs, e.error);
