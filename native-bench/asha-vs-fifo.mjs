@@ -62,7 +62,7 @@ const bestAt = (r, s) => {
 };
 const marks = [15, 30, 60, 120, 240, 480, 960].filter((s) => s < Math.max(fifo.spanS, asha.spanS) * 1.2);
 const fmt = (x) => (x === null ? '-' : x.toFixed(4));
-const fmt1 = (x) => (x === null ? 'never' : x.toFixed(1));
+const fmt1 = (x) => (x === null ? 'never' : `${x.toFixed(1)} s`);
 const ratio = fifo.toTarget && asha.toTarget ? fifo.toTarget / asha.toTarget : null;
 // A second, study-relative target: within 0.005 of the best error FIFO found at all.
 const near = Math.min(fifo.best, asha.best) + 0.005;
@@ -90,7 +90,7 @@ const lines = [
   ratio === null
     ? `Target: ASHA reaches ${target} in at most a third of FIFO's time: not decidable here (one of them never reached ${target}).`
     : `ASHA reached ${target} ${ratio.toFixed(2)}x faster than FIFO (target: >= 3x): ${ratio >= 3 ? 'met' : 'not met'}.`,
-  `Within 0.005 of the best error either found (<= ${near.toFixed(4)}): fifo after ${fmt1(nearF)} s, asha after ${fmt1(nearA)} s. ` +
+  `Within 0.005 of the best error either found (<= ${near.toFixed(4)}): fifo after ${fmt1(nearF)}, asha after ${fmt1(nearA)}. ` +
     `The whole study took ${(fifo.spanS / asha.spanS).toFixed(2)}x less time with asha (${asha.epochs} of ${fifo.epochs} epochs trained).`,
 ];
 process.stdout.write(lines.join('\n') + '\n');
