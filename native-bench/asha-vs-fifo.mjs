@@ -94,4 +94,4 @@ const lines = [
     `The whole study took ${(fifo.spanS / asha.spanS).toFixed(2)}x less time with asha (${asha.epochs} of ${fifo.epochs} epochs trained).`,
 ];
 process.stdout.write(lines.join('\n') + '\n');
-writeSection('ASHA vs FIFO', lines.join('\n'));
+writeSection(model === 'mlp' ? 'ASHA vs FIFO' : `ASHA vs FIFO (${model})`, lines.join('\n'));
