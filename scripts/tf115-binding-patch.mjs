@@ -6,7 +6,7 @@
 // symbol the binding uses exists in 1.15. Each edit must match exactly once, so a changed
 // upstream source fails loudly instead of compiling into something subtly wrong.
 
-/** @type {ReadonlyArray<{ what: string; from: string; to: string }>} */
+/** @type {ReadonlyArray<{ what: string; from: string | RegExp; to: string }>} */
 const EDITS = [
   {
     what: 'TF_TString header include',
@@ -15,37 +15,9 @@ const EDITS = [
   },
   {
     what: 'string tensor creation',
-    from: `  TF_AutoTensor tensor(TF_AllocateTensor(TF_DataType::TF_STRING, shape,
-                                         shape_length,
-                                         array_length * sizeof(TF_TString)));
-
-  TF_TString *t = reinterpret_cast<TF_TString *>(TF_TensorData(tensor.tensor));
-
-  for (uint32_t i = 0; i < array_length; ++i) {
-    napi_value cur_value;
-    nstatus = napi_get_element(env, array_value, i, &cur_value);
-    ENSURE_NAPI_OK_RETVAL(env, nstatus, nullptr);
-    ENSURE_VALUE_IS_TYPED_ARRAY_RETVAL(env, cur_value, nullptr);
-
-    napi_typedarray_type array_type;
-    size_t cur_array_length;
-    void *buffer = nullptr;
-
-    nstatus =
-        napi_get_typedarray_info(env, cur_value, &array_type, &cur_array_length,
-                                 &buffer, nullptr, nullptr);
-    ENSURE_NAPI_OK_RETVAL(env, nstatus, nullptr);
-    // Only Uint8 typed arrays are supported.
-    if (array_type != napi_uint8_array) {
-      NAPI_THROW_ERROR(env, "Unsupported array type - expecting Uint8Array");
-      return nullptr;
-    }
-
-    TF_TString_Init(t);
-    TF_TString_Copy(t, reinterpret_cast<char *>(buffer), cur_array_length);
-    t += 1;
-  }
-`,
+    // From the TF_STRING allocation through the end of the TF_TString copy loop: anchored
+    // on its first and last lines rather than quoting the whole upstream block.
+    from: /  TF_AutoTensor tensor\(TF_AllocateTensor\(TF_DataType::TF_STRING, shape,\n[\s\S]*?TF_TString_Copy\(t, [^\n]*\n    t \+= 1;\n  }\n/,
     to: `  // tfjs-hpo (TF 1.15 layout): uint64 offsets table, then encoded strings.
   std::vector<void *> buffers(array_length, nullptr);
   std::vector<size_t> lengths(array_length, 0);
@@ -138,6 +110,18 @@ const EDITS = [
   },
 ];
 
+/** Where `from` matches: [index or -1, length, whether it matches again later]. */
+function locate(text, from) {
+  if (typeof from === 'string') {
+    const i = text.indexOf(from);
+    return [i, from.length, i >= 0 && text.indexOf(from, i + 1) >= 0];
+  }
+  const m = from.exec(text);
+  if (!m) return [-1, 0, false];
+  const rest = text.slice(m.index + m[0].length);
+  return [m.index, m[0].length, from.test(rest)];
+}
+
 /** Marker written into the patched file so a second run is a no-op. */
 export const PATCH_MARKER = '// tfjs-hpo: patched for libtensorflow 1.15';
 
@@ -151,11 +135,11 @@ export function patchTfjsBackendSource(source) {
   if (source.includes(PATCH_MARKER)) return source;
   let out = source;
   for (const edit of EDITS) {
-    const first = out.indexOf(edit.from);
-    if (first < 0 || out.indexOf(edit.from, first + 1) >= 0) {
+    const [first, length, again] = locate(out, edit.from);
+    if (first < 0 || again) {
       throw new Error(`tf115 patch: "${edit.what}" block ${first < 0 ? 'not found' : 'found twice'}`);
     }
-    out = out.slice(0, first) + edit.to + out.slice(first + edit.from.length);
+    out = out.slice(0, first) + edit.to + out.slice(first + length);
   }
   if (/TF_TString/.test(out)) throw new Error('tf115 patch: TF_TString still referenced after patching');
   return `${PATCH_MARKER}\n${out}`;
