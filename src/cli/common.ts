@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { HpoError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { openStorage } from '../storage/open.js';
 import type { Storage, StudyRecord } from '../storage/storage.js';
 
@@ -55,5 +55,3 @@ export function positiveInt(name: string, v: unknown, min = 1): number | undefin
   }
   return v;
 }
-
-export { HpoError };

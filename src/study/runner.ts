@@ -72,8 +72,12 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
 
   // Trials left running by dead processes of this host are interrupted at once; other
   // hosts' trials are judged by their heartbeat inside claimTrial.
-  const dead = (await storage.runningOwners(study.id)).filter((o) => isDeadLocalOwner(o, owner));
-  const recovered = dead.length ? await storage.interruptOwners(study.id, dead, 'interrupted: its process died') : 0;
+  /** Interrupt the running trials of processes of this host that no longer exist. */
+  const interruptDeadLocal = async (): Promise<number> => {
+    const dead = (await storage.runningOwners(study.id)).filter((o) => isDeadLocalOwner(o, owner));
+    return dead.length ? storage.interruptOwners(study.id, dead, 'interrupted: its process died') : 0;
+  };
+  const recovered = await interruptDeadLocal();
   const before = await storage.stateCounts(study.id);
   if (before.completed + before.pruned + before.failed + before.interrupted > 0) {
     emit({ type: 'resumed', completed: before.completed, interrupted: before.interrupted, recovered });
@@ -88,7 +92,7 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
     () => {
       wake();
       // Stop training now rather than at the next report; the trials become interrupted.
-      pool.abortAll().catch(() => {});
+      pool.destroy().catch(() => {});
     },
     { once: true },
   );
@@ -221,11 +225,7 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
         if (counts.running === 0) break;
         // A process of this host that died is recognised at once, without waiting for
         // its heartbeat to go stale.
-        const gone = (await storage.runningOwners(study.id)).filter((o) => isDeadLocalOwner(o, owner));
-        if (gone.length) {
-          await storage.interruptOwners(study.id, gone, 'interrupted: its process died');
-          continue;
-        }
+        if ((await interruptDeadLocal()) > 0) continue;
         emit({ type: 'waiting', running: counts.running });
         await sleep(pollMs, signal);
         continue;

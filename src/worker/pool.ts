@@ -78,7 +78,7 @@ export class TrialPool {
     try {
       const full: TrialTask = { ...task, port: port2 };
       // No piscina abort signal: an abortable task keeps its thread from taking a second
-      // (parked) trial. Stopping everything goes through abortAll() instead.
+      // (parked) trial. Stopping everything goes through destroy() instead.
       const out = (await this.piscina.run(full, { transferList: [port2] })) as TrialOutcome;
       await chain;
       if (handlerError !== undefined) throw handlerError;
@@ -92,16 +92,6 @@ export class TrialPool {
     } finally {
       port1.close();
     }
-  }
-
-  /** Threads currently alive. */
-  get threadCount(): number {
-    return this.piscina.threads.length;
-  }
-
-  /** Terminate every thread now: running trials reject. The pool is unusable afterwards. */
-  async abortAll(): Promise<void> {
-    await this.destroy();
   }
 
   async destroy(): Promise<void> {

@@ -106,5 +106,3 @@ export async function sqlCommand(a: { storage: string; query: string; json: bool
     out(`(${rows.length} row${rows.length === 1 ? '' : 's'})`);
   });
 }
-
-export { fmtValue };

@@ -15,7 +15,7 @@ import { runStudy } from '../../study/runner.js';
 import { keepNativeResident, loadBackend, type BackendName } from '../../training/backend.js';
 import { getModel, modelNames } from '../../training/models/index.js';
 import { defaultWorkers, TrialPool } from '../../worker/pool.js';
-import { DEFAULT_STORAGE, positiveInt } from '../common.js';
+import { positiveInt } from '../common.js';
 import { fmtParams, fmtValue } from '../format.js';
 import { Progress } from '../progress.js';
 
@@ -165,6 +165,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
   const workers = positiveInt('workers', a.workers) ?? defaultWorkers();
   positiveInt('intra-op-threads', a['intra-op-threads']);
   positiveInt('inter-op-threads', a['inter-op-threads']);
+  const threads = { intraOpThreads: a['intra-op-threads'], interOpThreads: a['inter-op-threads'] };
   if (!(a['stale-after'] > 0) || !(a.heartbeat > 0) || a.heartbeat >= a['stale-after']) {
     throw new UsageError('--heartbeat and --stale-after must be positive seconds, heartbeat < stale-after');
   }
@@ -209,10 +210,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
     let dataset: SharedFashionMnist | null = null;
     let backendName: BackendName | 'auto' = a.backend as BackendName | 'auto';
     if (spec.objective === BUILTIN_OBJECTIVE) {
-      const backend = await loadBackend(backendName, {
-        intraOpThreads: a['intra-op-threads'],
-        interOpThreads: a['inter-op-threads'],
-      });
+      const backend = await loadBackend(backendName, threads);
       if (backend.warning) process.stderr.write(`warning: ${backend.warning}\n`);
       backendName = backend.name;
       dataset = await loadFashionMnist({ dataDir: a['data-dir'] });
@@ -225,7 +223,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
         // A user objective may import tfjs-node in its threads; with the addon resident in
         // this thread (loaded first, so our thread-pool sizes apply), replaced threads can
         // load it again without aborting the process.
-        const ok = keepNativeResident({ intraOpThreads: a['intra-op-threads'], interOpThreads: a['inter-op-threads'] });
+        const ok = keepNativeResident(threads);
         if (!ok && backendName === 'tensorflow') throw new BackendError('--backend tensorflow: tfjs-node cannot be loaded (see hpo info)');
       }
       await checkObjectiveModule(spec.objective);
@@ -238,7 +236,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
     );
     pool = new TrialPool({
       workers,
-      init: { dataset, backend: backendName, intraOpThreads: a['intra-op-threads'], interOpThreads: a['inter-op-threads'] },
+      init: { dataset, backend: backendName, ...threads },
       // Synchronous successive halving parks trials at a rung; a parked trial holds a slot
       // of its thread but no CPU, so threads must accept more than one.
       tasksPerThread: scheduler.synchronous ? Math.max(2, a.trials) : 1,
@@ -274,5 +272,3 @@ export async function runCommand(a: RunArgs): Promise<void> {
     await storage.close();
   }
 }
-
-export const DEFAULT_STORAGE_URL = DEFAULT_STORAGE;
