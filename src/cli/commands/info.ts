@@ -7,6 +7,7 @@ import { describeBackend, loadBackend, type BackendName } from '../../training/b
 import { openStorage } from '../../storage/open.js';
 import { isPostgresUrl } from '../common.js';
 import { toJson } from '../format.js';
+import { defaultWorkers } from '../../worker/pool.js';
 
 const require = createRequire(import.meta.url);
 
@@ -30,9 +31,12 @@ function pkgVersion(name: string): string | null {
 
 export async function infoCommand(a: { storage: string; backend: string; json: boolean; 'data-dir'?: string | undefined }): Promise<void> {
   const info: Record<string, unknown> = {};
+  // The pools `hpo run` gives each worker by default.
+  let pools = describeBackend().threads;
   try {
     const b = await loadBackend(a.backend as BackendName | 'auto', { intraOpThreads: 1, interOpThreads: 1 });
     const d = describeBackend(b);
+    pools = d.threads;
     info['backend'] = b.name;
     info['versions'] = b.versions;
     info['nativeInstall'] = d.nativeInstall;
@@ -45,9 +49,9 @@ export async function infoCommand(a: { storage: string; backend: string; json: b
   info['threads'] = {
     cpus: availableParallelism(),
     cpuModel: cpuList[0]?.model ?? 'unknown',
-    defaultWorkers: availableParallelism(),
-    intraOpThreadsPerWorker: 1,
-    interOpThreadsPerWorker: 1,
+    defaultWorkers: defaultWorkers(),
+    intraOpThreadsPerWorker: pools.intraOp,
+    interOpThreadsPerWorker: pools.interOp,
   };
   try {
     const found = locateFashionMnist({ dataDir: a['data-dir'] });
@@ -92,7 +96,7 @@ export async function infoCommand(a: { storage: string; backend: string; json: b
   if (info['nativeInstall']) lines.push(`  native install: ${how[String(info['nativeInstall'])] ?? String(info['nativeInstall'])}`);
   for (const [k, x] of Object.entries(v)) if (k !== 'libtensorflow') lines.push(`  ${k}: ${String(x)}`);
   const t = info['threads'] as Record<string, unknown>;
-  lines.push(`threads: ${String(t['cpus'])} CPUs (${String(t['cpuModel'])}), default ${String(t['defaultWorkers'])} workers x 1 intra-op thread`);
+  lines.push(`threads: ${String(t['cpus'])} CPUs (${String(t['cpuModel'])}), default ${String(t['defaultWorkers'])} workers x ${String(t['intraOpThreadsPerWorker'])} intra-op / ${String(t['interOpThreadsPerWorker'])} inter-op thread(s)`);
   const d = info['dataset'] as Record<string, unknown>;
   lines.push(`dataset: ${d['dir'] ? `${String(d['dir'])} (${String(d['source'])})` : String(d['error'] ?? d['note'])}`);
   const st = info['storage'] as Record<string, unknown>;
