@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 export const RESULTS = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 
-function cpuModel() {
+/** The CPU model name (from /proc/cpuinfo on Linux). */
+export function cpuModel() {
   try {
     const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
     if (m) return m[1].trim();

@@ -9,11 +9,10 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeSection } from './results.mjs';
+import { cpuModel, writeSection } from './results.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -34,20 +33,25 @@ const CASES = [
   { id: 'LeNet b64', model: 'lenet', params: { learning_rate: 0.5, batch_size: 64 }, steps: { tensorflow: 30, wasm: 0, cpu: 0 } },
 ];
 
+const fashion = await import(path.join(root, 'dist/src/data/fashion-mnist.js'));
+
+/** Where the real dataset is (the engine's own lookup), or undefined: then synthetic data. */
+function fashionDir() {
+  return fashion.locateFashionMnist();
+}
+
+/** The engine's own loader (checked, decoded once); synthetic images when the dataset is absent. */
 function loadFashion() {
-  const dir = '/usr/share/datasets/fashion-mnist';
-  const rd = (f, h) => {
-    const b = gunzipSync(readFileSync(`${dir}/${f}`));
-    return new Uint8Array(b.buffer, b.byteOffset + h, b.length - h);
-  };
-  if (existsSync(`${dir}/train-images-idx3-ubyte.gz`)) {
+  const found = fashionDir();
+  if (found) {
+    const d = fashion.loadFashionMnistDir(found.dir, found.source);
     return {
       source: 'Fashion-MNIST',
       data: {
-        trainImages: rd('train-images-idx3-ubyte.gz', 16),
-        trainLabels: rd('train-labels-idx1-ubyte.gz', 8),
-        testImages: rd('t10k-images-idx3-ubyte.gz', 16),
-        testLabels: rd('t10k-labels-idx1-ubyte.gz', 8),
+        trainImages: new Uint8Array(d.trainImages),
+        trainLabels: new Uint8Array(d.trainLabels),
+        testImages: new Uint8Array(d.testImages),
+        testLabels: new Uint8Array(d.testLabels),
       },
     };
   }
@@ -145,8 +149,8 @@ async function main() {
     }
     if (merged) results.push(merged);
   }
-  const cpu = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? os.cpus()[0]?.model ?? 'unknown';
-  const { source } = loadFashion();
+  const cpu = cpuModel();
+  const source = fashionDir() ? 'Fashion-MNIST' : 'synthetic';
   let tfjsVersion = 'unknown';
   try {
     tfjsVersion = JSON.parse(readFileSync(require.resolve('@tensorflow/tfjs/package.json'), 'utf8')).version;

@@ -7,12 +7,12 @@
 //
 // Child processes are this same file started with --worker.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStorage } from '../dist/src/storage/open.js';
-import { writeSection } from './results.mjs';
+import { cpuModel, writeSection } from './results.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const RESULTS = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
@@ -135,12 +135,7 @@ async function pgAdmin() {
 }
 
 const rows = [];
-const info = { load: os.loadavg()[0].toFixed(1), cpu: 'unknown', cores: os.cpus().length, node: process.version, sqlite: '?', pg: 'not run' };
-try {
-  info.cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown';
-} catch {
-  info.cpu = os.cpus()[0]?.model ?? 'unknown';
-}
+const info = { load: os.loadavg()[0].toFixed(1), cpu: cpuModel(), cores: os.cpus().length, node: process.version, sqlite: '?', pg: 'not run' };
 
 // SQLite: one file per preload size in the temp dir (tmpfs or disk: noted below).
 const dir = mkdtempSync(join(os.tmpdir(), 'hpo-bench-'));
