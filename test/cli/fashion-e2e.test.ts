@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { DEBIAN_DIR, locateFashionMnist } from '../../src/data/fashion-mnist.js';
-import { hpo, hpoAsync, isOneLineError, tempDb } from './helpers.js';
+import { dbRows, hpo, hpoAsync, isOneLineError, tempDb } from './helpers.js';
 
 const haveData = locateFashionMnist({ fallbacks: [{ dir: DEBIAN_DIR, source: 'debian' }] }) !== undefined || existsSync(DEBIAN_DIR);
 const skip = !haveData && 'Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)';
@@ -19,12 +18,7 @@ interface TrialRow {
 }
 
 function trials(db: string): TrialRow[] {
-  const conn = new Database(db, { readonly: true, fileMustExist: true });
-  try {
-    return conn.prepare('SELECT number, state, value, params, attempt, finished_at FROM trials ORDER BY number').all() as TrialRow[];
-  } finally {
-    conn.close();
-  }
+  return dbRows<TrialRow>(db, 'SELECT number, state, value, params, attempt, finished_at FROM trials ORDER BY number');
 }
 
 describe('hpo run on Fashion-MNIST (end to end)', { skip }, () => {
@@ -39,9 +33,7 @@ describe('hpo run on Fashion-MNIST (end to end)', { skip }, () => {
     assert.match(r.stdout, /find it with: hpo sql/);
     const rows = trials(db);
     assert.deepEqual(rows.map((t) => [t.number, t.state]), [1, 2, 3, 4].map((n) => [n, 'completed']));
-    const conn = new Database(db, { readonly: true });
-    const reports = conn.prepare('SELECT t.number, r.epoch, r.value FROM reports r JOIN trials t ON t.id = r.trial_id ORDER BY t.number, r.epoch').all() as { number: number; epoch: number; value: number }[];
-    conn.close();
+    const reports = dbRows<{ number: number; epoch: number; value: number }>(db, 'SELECT t.number, r.epoch, r.value FROM reports r JOIN trials t ON t.id = r.trial_id ORDER BY t.number, r.epoch');
     assert.equal(reports.length, 8, 'one report per epoch');
     for (const t of rows) {
       const last = reports.filter((x) => x.number === t.number).at(-1)!;
@@ -135,11 +127,9 @@ describe('kill -9 in the middle of a study, then resume', { skip }, () => {
       assert.equal(a.params, k.params, 'the interrupted config ran again');
       assert.equal(a.attempt, 2, `trial ${k.number} ran a second time`);
     }
-    const conn = new Database(db, { readonly: true });
-    assert.equal((conn.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check, 'ok');
-    const dup = conn.prepare('SELECT trial_id, epoch, count(*) AS n FROM reports GROUP BY trial_id, epoch HAVING n > 1').all();
+    assert.deepEqual(dbRows(db, 'PRAGMA integrity_check'), [{ integrity_check: 'ok' }]);
+    const dup = dbRows(db, 'SELECT trial_id, epoch, count(*) AS n FROM reports GROUP BY trial_id, epoch HAVING n > 1');
     assert.deepEqual(dup, []);
-    assert.equal((conn.prepare('SELECT count(*) AS n FROM reports').get() as { n: number }).n, N * 3);
-    conn.close();
+    assert.deepEqual(dbRows(db, 'SELECT count(*) AS n FROM reports'), [{ n: N * 3 }]);
   });
 });

@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 
 /** dist/src/cli/main.js, from dist/test/cli/. */
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -27,6 +28,16 @@ export function hpo(args: readonly string[], opts: { timeoutMs?: number; env?: N
 
 export function hpoAsync(args: readonly string[]): ChildProcess {
   return spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** The rows of one query on a SQLite study file, opened read-only around it. */
+export function dbRows<T>(db: string, sql: string): T[] {
+  const conn = new Database(db, { readonly: true, fileMustExist: true });
+  try {
+    return conn.prepare(sql).all() as T[];
+  } finally {
+    conn.close();
+  }
 }
 
 export function tempDb(prefix: string): string {

@@ -3,8 +3,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import Database from 'better-sqlite3';
-import { FIXTURES, hpo, hpoAsync, tempDb } from './helpers.js';
+import { dbRows, FIXTURES, hpo, hpoAsync, tempDb } from './helpers.js';
 
 const N = 16;
 
@@ -24,12 +23,7 @@ interface Row {
 }
 
 function rows(db: string): Row[] {
-  const c = new Database(db, { readonly: true });
-  try {
-    return c.prepare('SELECT number, state, epochs, value, attempt FROM trials ORDER BY number').all() as Row[];
-  } finally {
-    c.close();
-  }
+  return dbRows<Row>(db, 'SELECT number, state, epochs, value, attempt FROM trials ORDER BY number');
 }
 
 function checkAshaOutcome(rs: Row[]): void {
@@ -82,11 +76,8 @@ describe('kill -9 in the middle of an ASHA study', () => {
     // rung every time and is never pruned, interrupted or not.
     const best = (rs: Row[]): number => rs.filter((x) => x.state === 'completed').sort((a, b) => a.value! - b.value!)[0]!.number;
     assert.equal(best(after), best(reference));
-    const c = new Database(db, { readonly: true });
-    const dup = c.prepare('SELECT trial_id, epoch FROM reports GROUP BY trial_id, epoch HAVING count(*) > 1').all();
-    const integrity = (c.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check;
-    c.close();
+    const dup = dbRows(db, 'SELECT trial_id, epoch FROM reports GROUP BY trial_id, epoch HAVING count(*) > 1');
     assert.deepEqual(dup, [], 'no trial trained twice at the same rung');
-    assert.equal(integrity, 'ok');
+    assert.deepEqual(dbRows(db, 'PRAGMA integrity_check'), [{ integrity_check: 'ok' }]);
   });
 });

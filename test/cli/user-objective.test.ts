@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { once } from 'node:events';
-import { FIXTURES, hpo, hpoAsync, isOneLineError, tempDb } from './helpers.js';
+import { dbRows, FIXTURES, hpo, hpoAsync, isOneLineError, tempDb } from './helpers.js';
 
 const objective = join(FIXTURES, 'objective-quadratic.mjs');
 const space = join(FIXTURES, 'space-quadratic.json');
@@ -24,9 +23,7 @@ describe('a user objective on the worker pool', () => {
   it('runs every trial; failures are stored with their reason and the study goes on', () => {
     const r = hpo([...base, '--trials', '24', '--epochs', '3']);
     assert.equal(r.code, 0, r.stderr);
-    const conn = new Database(db, { readonly: true });
-    const rows = conn.prepare('SELECT number, state, value, error, params, epochs FROM trials ORDER BY number').all() as Row[];
-    conn.close();
+    const rows = dbRows<Row>(db, 'SELECT number, state, value, error, params, epochs FROM trials ORDER BY number');
     assert.deepEqual(rows.map((x) => x.number), Array.from({ length: 24 }, (_, i) => i + 1));
     const byMode = new Map<string, Row[]>();
     for (const row of rows) {
@@ -61,12 +58,8 @@ describe('a user objective on the worker pool', () => {
   it('same seed, same configs; a finished study is not re-run', () => {
     const again = tempDb('user2');
     assert.equal(hpo(['run', '--study', 'q', '--storage', again, '--objective', objective, '--space', space, '--workers', '1', '--seed', '3', '--trials', '5', '--epochs', '1']).code, 0);
-    const a = new Database(db, { readonly: true });
-    const b = new Database(again, { readonly: true });
-    const pa = a.prepare('SELECT params FROM trials WHERE number <= 5 ORDER BY number').all();
-    const pb = b.prepare('SELECT params FROM trials ORDER BY number').all();
-    a.close();
-    b.close();
+    const pa = dbRows(db, 'SELECT params FROM trials WHERE number <= 5 ORDER BY number');
+    const pb = dbRows(again, 'SELECT params FROM trials ORDER BY number');
     assert.deepEqual(pb, pa, 'configs depend on (seed, number) only, not on worker count');
     const r = hpo([...base, '--trials', '24', '--epochs', '3']);
     assert.equal(r.code, 0);
@@ -154,9 +147,7 @@ describe('Ctrl-C', () => {
       assert.ok(i < 300, 'no trial started');
       await new Promise((r) => setTimeout(r, 100));
       try {
-        const c = new Database(db, { readonly: true, fileMustExist: true });
-        const n = (c.prepare('SELECT count(*) AS n FROM reports').get() as { n: number }).n;
-        c.close();
+        const n = dbRows<{ n: number }>(db, 'SELECT count(*) AS n FROM reports')[0]!.n;
         if (n >= 2) break;
       } catch {
         // not created yet
@@ -165,9 +156,7 @@ describe('Ctrl-C', () => {
     child.kill('SIGINT');
     const [code] = (await once(child, 'exit')) as [number];
     assert.equal(code, 130);
-    const c = new Database(db, { readonly: true });
-    const states = c.prepare('SELECT state FROM trials ORDER BY number').all() as { state: string }[];
-    c.close();
+    const states = dbRows<{ state: string }>(db, 'SELECT state FROM trials ORDER BY number');
     assert.ok(states.length >= 1 && states.every((s) => s.state === 'interrupted'), JSON.stringify(states));
     // epochs define the study: resuming with others is refused
     const r = hpo(args(3));
@@ -175,9 +164,7 @@ describe('Ctrl-C', () => {
     assert.match(r.stderr, /created with epochs 30; refusing to continue it with epochs 3/);
     const r2 = hpo(args(30));
     assert.equal(r2.code, 0, r2.stderr);
-    const c2 = new Database(db, { readonly: true });
-    const after = c2.prepare('SELECT state, attempt FROM trials ORDER BY number').all() as { state: string; attempt: number }[];
-    c2.close();
+    const after = dbRows<{ state: string; attempt: number }>(db, 'SELECT state, attempt FROM trials ORDER BY number');
     assert.equal(after.length, 3);
     assert.ok(after.every((t) => t.state === 'completed'));
     assert.ok(after.some((t) => t.attempt === 2), 'an interrupted trial ran again');
