@@ -42,21 +42,6 @@ export class Rng {
   int(low: number, high: number): number {
     return low + Math.floor(this.next() * (high - low + 1));
   }
-  /** Standard normal (Box-Muller). */
-  normal(): number {
-    const u = 1 - this.next();
-    const v = this.next();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-  }
-  /** In-place Fisher-Yates shuffle. */
-  shuffle<T>(a: T[] | Int32Array | Uint32Array): void {
-    for (let i = a.length - 1; i > 0; i--) {
-      const j = Math.floor(this.next() * (i + 1));
-      const t = a[i]!;
-      a[i] = a[j]!;
-      a[j] = t;
-    }
-  }
 }
 
 /**

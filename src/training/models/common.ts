@@ -2,9 +2,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import type { Params } from '../../space/distribution.js';
 import type { FashionTensors, Tf } from '../data.js';
 import { deriveSeed, FastRng } from '../../random.js';
-export { FastRng };
 import { UsageError } from '../../errors.js';
-
 
 /** Read a positive finite number parameter. */
 export function numParam(params: Params, name: string, fallback?: number): number {

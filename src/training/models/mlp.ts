@@ -1,10 +1,10 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { Params } from '../../space/distribution.js';
 import { fashionTensors, PIXELS, type FashionData, type Tf } from '../data.js';
-import { deriveSeed } from '../../random.js';
+import { deriveSeed, FastRng } from '../../random.js';
 import { UsageError } from '../../errors.js';
 import type { ModelSpec, Trainer, TrainerOptions } from './model.js';
-import { applyGrads, matMulT, batchSize, constScalar, FastRng, learningRate, numParam, SgdTrainer, torchUniform, type Net, type StepScalars } from './common.js';
+import { applyGrads, matMulT, batchSize, constScalar, learningRate, numParam, SgdTrainer, torchUniform, type Net, type StepScalars } from './common.js';
 
 /**
  * MLP 784 -> H (ReLU, inverted dropout) -> 10. The first layer's bias is the last row of
