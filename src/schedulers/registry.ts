@@ -8,6 +8,14 @@ import { SuccessiveHalvingScheduler } from './successive-halving.js';
 export const SCHEDULER_NAMES = ['fifo', 'asha', 'successive-halving', 'hyperband'] as const;
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
 
+/** Short names accepted wherever a scheduler is named; studies store the full name. */
+export const SCHEDULER_ALIASES: Readonly<Record<string, SchedulerName>> = { sh: 'successive-halving' };
+
+/** The full name for `name` (aliases resolved; anything else returned as is). */
+export function schedulerName(name: string): string {
+  return SCHEDULER_ALIASES[name] ?? name;
+}
+
 export const DEFAULT_ETA = 2;
 export const DEFAULT_MIN_EPOCHS = 1;
 
@@ -42,7 +50,8 @@ function integer(name: string, value: unknown, min: number, max = Number.MAX_SAF
  * are still validated, then ignored (so a CLI may pass the same set to every scheduler).
  * @throws UsageError for an unknown name or a bad option (one line, names the option).
  */
-export function createScheduler(name: string, opts: SchedulerOptions): Scheduler {
+export function createScheduler(alias: string, opts: SchedulerOptions): Scheduler {
+  const name = schedulerName(alias);
   if (!(SCHEDULER_NAMES as readonly string[]).includes(name)) {
     throw new UsageError(`unknown scheduler "${name}"; valid: ${SCHEDULER_NAMES.join(', ')}`);
   }

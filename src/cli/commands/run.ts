@@ -6,7 +6,7 @@ import type { Argv } from 'yargs';
 import { loadFashionMnist, type SharedFashionMnist } from '../../data/fashion-mnist.js';
 import { BackendError, SpaceError, UsageError, errorMessage } from '../../errors.js';
 import { createSampler, SAMPLER_NAMES } from '../../samplers/registry.js';
-import { createScheduler } from '../../schedulers/registry.js';
+import { createScheduler, SCHEDULER_ALIASES, SCHEDULER_NAMES, schedulerName } from '../../schedulers/registry.js';
 import { parseSpace, type SearchSpace } from '../../space/distribution.js';
 import { openStorage } from '../../storage/open.js';
 import type { StudySpec, TrialRecord, TrialState } from '../../storage/storage.js';
@@ -57,7 +57,7 @@ export function runBuilder(y: Argv): Argv<RunArgs> {
     .option('train-subset', { type: 'number', describe: 'Train on the first K of the 60k training images' })
     .option('workers', { type: 'number', describe: `Worker threads [default: CPUs = ${defaultWorkers()}]` })
     .option('seed', { type: 'number', describe: 'Study seed: same seed, same configs [default: random, stored]' })
-    .option('scheduler', { type: 'string', choices: ['fifo', 'sh', 'asha', 'hyperband', 'successive-halving'], describe: 'fifo: every trial to the end; sh: synchronous successive halving; asha; hyperband [default: fifo]' })
+    .option('scheduler', { type: 'string', choices: [...SCHEDULER_NAMES, ...Object.keys(SCHEDULER_ALIASES)], describe: 'fifo: every trial to the end; sh: synchronous successive halving; asha; hyperband [default: fifo]' })
     .option('sampler', { type: 'string', choices: SAMPLER_NAMES, describe: 'Config sampler [default: random]' })
     .option('min-epochs', { type: 'number', describe: 'r_min: first rung (sh, asha, hyperband) [default: 2]' })
     .option('max-epochs', { type: 'number', describe: 'r_max: epochs of a trial that is never stopped [default: 10]' })
@@ -98,7 +98,7 @@ async function buildSpec(a: RunArgs, stored: StudySpec | undefined): Promise<Stu
   else if (info) space = info.defaultSpace;
   else throw new UsageError('a custom --objective needs a --space file');
 
-  const scheduler = (a.scheduler === 'sh' ? 'successive-halving' : a.scheduler) ?? (stored?.settings['scheduler'] as string | undefined) ?? 'fifo';
+  const scheduler = (a.scheduler === undefined ? undefined : schedulerName(a.scheduler)) ?? (stored?.settings['scheduler'] as string | undefined) ?? 'fifo';
   const pick = (flag: number | undefined, key: string, dflt: number | undefined): number | undefined =>
     flag ?? (stored?.settings[key] as number | undefined) ?? dflt;
   positiveInt('epochs', a.epochs);
