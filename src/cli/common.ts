@@ -1,23 +1,17 @@
 import { existsSync } from 'node:fs';
 import { UsageError } from '../errors.js';
-import { openStorage } from '../storage/open.js';
+import { openStorage, sqlitePath } from '../storage/open.js';
 import type { Storage, StudyRecord } from '../storage/storage.js';
 
 export const DEFAULT_STORAGE = './hpo.db';
-
-export function isPostgresUrl(url: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(url);
-}
 
 /**
  * Open storage for a command that only reads: a SQLite file that does not exist is an
  * error, not a new empty database.
  */
 export async function openExisting(url: string): Promise<Storage> {
-  if (!isPostgresUrl(url)) {
-    const path = url.replace(/^sqlite:/, '');
-    if (!existsSync(path)) throw new UsageError(`no storage at ${path} (run "hpo run" first, or pass --storage)`);
-  }
+  const path = sqlitePath(url);
+  if (path !== undefined && !existsSync(path)) throw new UsageError(`no storage at ${path} (run "hpo run" first, or pass --storage)`);
   return openStorage(url);
 }
 

@@ -22,17 +22,23 @@ export interface OpenOptions {
  *   missing directory, a file that is not a database, a schema from a newer release.
  */
 export async function openStorage(url: string, opts: OpenOptions = {}): Promise<Storage> {
-  if (typeof url !== 'string' || url.trim() === '') throw new StorageError('no storage given (expected a file path, sqlite:path or postgres://...)');
   const readOnly = opts.readOnly ?? false;
+  const path = sqlitePath(url);
+  return path === undefined ? PostgresStorage.open(url, { readOnly }) : SqliteStorage.open(path, { readOnly });
+}
+
+/**
+ * The file a storage URL names, or undefined for a PostgreSQL URL.
+ * @throws StorageError for an empty URL or an unsupported scheme.
+ */
+export function sqlitePath(url: string): string | undefined {
+  if (typeof url !== 'string' || url.trim() === '') throw new StorageError('no storage given (expected a file path, sqlite:path or postgres://...)');
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1]?.toLowerCase();
-  if (scheme === 'postgres' || scheme === 'postgresql') return PostgresStorage.open(url, { readOnly });
-  if (scheme === 'sqlite') {
-    const path = url.replace(/^sqlite:(\/\/)?/i, '');
-    return SqliteStorage.open(path, { readOnly });
-  }
+  if (scheme === 'postgres' || scheme === 'postgresql') return undefined;
+  if (scheme === 'sqlite') return url.replace(/^sqlite:(\/\/)?/i, '');
   // One-letter "schemes" are Windows drive letters; anything else unknown is a mistake.
   if (scheme !== undefined && scheme.length > 1 && /^[a-z]+:\/\//i.test(url)) {
     throw new StorageError(`unsupported storage URL scheme "${scheme}:" (expected a file path, sqlite:path or postgres://...)`);
   }
-  return SqliteStorage.open(url, { readOnly });
+  return url;
 }

@@ -4,8 +4,7 @@ import { createRequire } from 'node:module';
 import { locateFashionMnist } from '../../data/fashion-mnist.js';
 import { errorMessage } from '../../errors.js';
 import { describeBackend, loadBackend, type BackendName } from '../../training/backend.js';
-import { openStorage } from '../../storage/open.js';
-import { isPostgresUrl } from '../common.js';
+import { openStorage, sqlitePath } from '../../storage/open.js';
 import { toJson } from '../format.js';
 import { defaultWorkers } from '../../worker/pool.js';
 
@@ -63,7 +62,15 @@ export async function infoCommand(a: { storage: string; backend: string; json: b
   info['packages'] = Object.fromEntries(
     ['@tensorflow/tfjs', '@tensorflow/tfjs-node', '@tensorflow/tfjs-backend-wasm', 'piscina', 'better-sqlite3', 'pg', 'yargs'].map((n) => [n, pkgVersion(n)]),
   );
-  if (isPostgresUrl(a.storage) || existsSync(a.storage.replace(/^sqlite:/, ''))) {
+  let file: string | undefined;
+  try {
+    file = sqlitePath(a.storage);
+  } catch (e) {
+    info['storage'] = { location: a.storage, error: errorMessage(e) };
+  }
+  if (info['storage'] !== undefined) {
+    // a bad URL, already reported
+  } else if (file === undefined || existsSync(file)) {
     try {
       const s = await openStorage(a.storage);
       try {
