@@ -2,6 +2,7 @@ import pg from 'pg';
 import { HpoError, StorageError } from '../errors.js';
 import { migratePostgres } from './migrations.js';
 import {
+  checkCheckpoint,
   checkClaim,
   checkFinish,
   checkNewTrial,
@@ -20,9 +21,10 @@ import {
   type TrialRow,
 } from './records.js';
 import type {
+  Checkpoint,
   ClaimRequest,
   EpochReport,
-  FinalState,
+  FinishOutcome,
   RungResult,
   Storage,
   StudyRecord,
@@ -92,7 +94,7 @@ const SQL = {
   // A new statement after the lock, so its snapshot sees every claim committed before.
   pick: `WITH stale AS (
            UPDATE trials SET state = 'interrupted', error = $2 || ' (owner ' || coalesce(owner, '?') || ')'
-            WHERE study_id = $1 AND state = 'running'
+            WHERE study_id = $1 AND state = 'running' AND owner IS DISTINCT FROM $4
               AND (heartbeat_at IS NULL OR heartbeat_at < ${NOW} - $3::float8 * interval '1 millisecond')
            RETURNING id, number)
          SELECT (SELECT id FROM (SELECT id, number FROM stale
@@ -100,20 +102,30 @@ const SQL = {
                                  SELECT id, number FROM trials WHERE study_id = $1 AND state = 'interrupted') x
                   ORDER BY number LIMIT 1) AS again,
                 coalesce((SELECT number FROM trials WHERE study_id = $1 ORDER BY number DESC LIMIT 1), 0) AS n`,
-  reclaim: `WITH gone AS (DELETE FROM reports WHERE trial_id = $1)
-            UPDATE trials SET state = 'running', attempt = attempt + 1, owner = $2, value = NULL, epochs = 0,
-                   error = NULL, started_at = ${NOW}, heartbeat_at = ${NOW}, finished_at = NULL
+  byToken: `SELECT * FROM trials WHERE study_id = $1 AND claim_token = $2 AND owner = $3 AND state = 'running'`,
+  // Reports up to the checkpoint stay: the resumed attempt continues after that epoch.
+  reclaim: `WITH cp AS (SELECT coalesce((SELECT epoch FROM checkpoints WHERE trial_id = $1), 0) AS e),
+                 gone AS (DELETE FROM reports WHERE trial_id = $1 AND epoch > (SELECT e FROM cp))
+            UPDATE trials SET state = 'running', attempt = attempt + 1, owner = $2, value = NULL, epochs = (SELECT e FROM cp),
+                   error = NULL, started_at = ${NOW}, heartbeat_at = ${NOW}, finished_at = NULL, claim_token = $3
              WHERE id = $1 RETURNING *`,
-  insertTrial: `INSERT INTO trials (study_id, number, state, params, seed, bracket, owner, started_at, heartbeat_at)
-                VALUES ($1, $2, 'running', $3::json, $4, $5, $6, ${NOW}, ${NOW}) RETURNING *`,
+  insertTrial: `INSERT INTO trials (study_id, number, state, params, seed, bracket, owner, started_at, heartbeat_at, claim_token)
+                VALUES ($1, $2, 'running', $3::json, $4, $5, $6, ${NOW}, ${NOW}, $7) RETURNING *`,
   report: `WITH t AS (
              UPDATE trials SET epochs = GREATEST(epochs, $3::integer), heartbeat_at = ${NOW}
               WHERE id = $1 AND state = 'running' AND attempt = $2 RETURNING id)
            INSERT INTO reports (trial_id, epoch, value) SELECT id, $3, $4 FROM t
            ON CONFLICT (trial_id, epoch) DO UPDATE SET value = excluded.value, created_at = excluded.created_at`,
-  finish: `UPDATE trials SET state = $1, value = $2, error = $3, heartbeat_at = ${NOW},
-                  finished_at = CASE WHEN $4::boolean THEN ${NOW} ELSE NULL END
-            WHERE id = $5 AND state = 'running' AND attempt = $6`,
+  finish: `WITH f AS (
+             UPDATE trials SET state = $1, value = $2, error = $3, heartbeat_at = ${NOW},
+                    finished_at = CASE WHEN $4::boolean THEN ${NOW} ELSE NULL END
+              WHERE id = $5 AND state = 'running' AND attempt = $6 RETURNING id),
+           gone AS (DELETE FROM checkpoints WHERE $7::boolean AND trial_id IN (SELECT id FROM f))
+           SELECT count(*)::int AS n FROM f`,
+  saveCheckpoint: `WITH t AS (SELECT id FROM trials WHERE id = $1 AND state = 'running' AND attempt = $2)
+                   INSERT INTO checkpoints (trial_id, epoch, data) SELECT id, $3, $4 FROM t
+                   ON CONFLICT (trial_id) DO UPDATE SET epoch = excluded.epoch, data = excluded.data, created_at = excluded.created_at`,
+  loadCheckpoint: `SELECT epoch, data FROM checkpoints WHERE trial_id = $1`,
   heartbeat: `UPDATE trials SET heartbeat_at = ${NOW} WHERE owner = $1 AND state = 'running' AND id = ANY($2::bigint[])`,
   interruptOwners: `UPDATE trials SET state = 'interrupted', error = $1
                      WHERE study_id = $2 AND state = 'running' AND owner = ANY($3::text[])`,
@@ -258,17 +270,24 @@ export class PostgresStorage implements Storage {
     return this.tx(`claimTrial study ${req.studyId}`, async (c) => {
       const lock = await c.query(SQL.lockStudy, [req.studyId]);
       if (lock.rowCount === 0) throw new StorageError(`postgres ${this.location}: no study with id ${req.studyId}`);
-      const pick = (await c.query<{ again: number | null; n: number }>(SQL.pick, [req.studyId, staleReason(req.staleAfterMs), req.staleAfterMs])).rows[0];
+      const token = req.token ?? null;
+      if (token !== null) {
+        const mine = await c.query<TrialRow>(SQL.byToken, [req.studyId, token, req.owner]);
+        if (mine.rows[0] !== undefined) return toTrial(mine.rows[0]);
+      }
+      const pick = (
+        await c.query<{ again: number | null; n: number }>(SQL.pick, [req.studyId, staleReason(req.staleAfterMs), req.staleAfterMs, req.owner])
+      ).rows[0];
       if (pick === undefined) throw new Error('bug: claim pick returned no row');
       if (pick.again !== null) {
-        const r = await c.query<TrialRow>(SQL.reclaim, [pick.again, req.owner]);
+        const r = await c.query<TrialRow>(SQL.reclaim, [pick.again, req.owner, token]);
         return toTrial(r.rows[0]!);
       }
       const n = Number(pick.n);
       if (n >= req.maxTrials) return null;
       const number = n + 1;
       const t = checkNewTrial(req.newTrial(number), number);
-      const r = await c.query<TrialRow>(SQL.insertTrial, [req.studyId, number, t.params, t.seed, t.bracket, req.owner]);
+      const r = await c.query<TrialRow>(SQL.insertTrial, [req.studyId, number, t.params, t.seed, t.bracket, req.owner, token]);
       return toTrial(r.rows[0]!);
     });
   }
@@ -279,22 +298,36 @@ export class PostgresStorage implements Storage {
     return (r.rowCount ?? 0) > 0;
   }
 
-  async finishTrial(
-    trialId: number,
-    attempt: number,
-    outcome: { state: FinalState; value: number | null; error?: string | null },
-  ): Promise<boolean> {
+  async finishTrial(trialId: number, attempt: number, outcome: FinishOutcome): Promise<boolean> {
     checkFinish(trialId, attempt, outcome);
     const terminal = (TERMINAL_STATES as readonly string[]).includes(outcome.state);
-    const r = await this.q(`finishTrial trial ${trialId}`, SQL.finish, [
+    const r = await this.q<{ n: number }>(`finishTrial trial ${trialId}`, SQL.finish, [
       outcome.state,
       outcome.value,
       outcome.error ?? null,
       terminal,
       trialId,
       attempt,
+      terminal && outcome.keepCheckpoint !== true,
+    ]);
+    return (r.rows[0]?.n ?? 0) > 0;
+  }
+
+  async saveCheckpoint(trialId: number, attempt: number, epoch: number, data: Uint8Array): Promise<boolean> {
+    checkCheckpoint(trialId, attempt, epoch, data);
+    const r = await this.q(`saveCheckpoint trial ${trialId} epoch ${epoch}`, SQL.saveCheckpoint, [
+      trialId,
+      attempt,
+      epoch,
+      Buffer.from(data.buffer, data.byteOffset, data.byteLength),
     ]);
     return (r.rowCount ?? 0) > 0;
+  }
+
+  async loadCheckpoint(trialId: number): Promise<Checkpoint | undefined> {
+    const r = await this.q<{ epoch: number; data: Buffer }>(`loadCheckpoint trial ${trialId}`, SQL.loadCheckpoint, [trialId]);
+    const row = r.rows[0];
+    return row === undefined ? undefined : { epoch: row.epoch, data: new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength) };
   }
 
   async heartbeat(owner: string, trialIds: readonly number[]): Promise<void> {

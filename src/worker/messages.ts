@@ -24,8 +24,35 @@ export interface TrialTask {
   readonly objective: string;
   readonly model: string | null;
   readonly settings: Readonly<Record<string, unknown>>;
+  /** The trial's last checkpoint when it resumes an interrupted attempt, else null. */
+  readonly resume: { readonly epoch: number; readonly data: Uint8Array } | null;
   readonly port: MessagePort;
 }
+
+/** Thread -> main, first thing in every task: which thread runs it (to stop it on timeout). */
+export interface StartedMessage {
+  readonly type: 'started';
+  readonly threadId: number;
+}
+
+/** Thread -> main: the trial's state after `epoch`, to store (answered by CheckpointSavedMessage). */
+export interface CheckpointMessage {
+  readonly type: 'checkpoint';
+  readonly epoch: number;
+  readonly data: Uint8Array;
+}
+
+/** Main -> thread: the checkpoint is stored (ok) or the trial no longer belongs to this run. */
+export interface CheckpointSavedMessage {
+  readonly type: 'checkpoint-saved';
+  readonly epoch: number;
+  readonly ok: boolean;
+}
+
+/** Everything a thread sends on a task's port. */
+export type ThreadMessage = StartedMessage | ReportMessage | CheckpointMessage;
+/** Everything the main thread answers on a task's port. */
+export type MainMessage = DecisionMessage | CheckpointSavedMessage;
 
 /** Thread -> main: the value after an epoch. */
 export interface ReportMessage {

@@ -4,13 +4,14 @@
  * MessagePort; the main thread stores them before it answers, so a report is never lost.
  */
 import { pathToFileURL } from 'node:url';
+import { threadId } from 'node:worker_threads';
 import { workerData } from 'piscina';
 import { TrialError } from '../errors.js';
 import type { FashionData } from '../training/fashion-objective.js';
 import { runFashionTrial } from '../training/fashion-objective.js';
 import { loadBackend, type LoadedBackend } from '../training/backend.js';
 import type { ObjectiveFn, TrialContext } from '../training/objective.js';
-import type { DecisionMessage, ReportMessage, ThreadInit, TrialOutcome, TrialTask } from './messages.js';
+import type { MainMessage, ThreadInit, ThreadMessage, TrialOutcome, TrialTask } from './messages.js';
 
 const init = workerData as ThreadInit;
 const loadThreadBackend = (): Promise<LoadedBackend> =>
@@ -53,18 +54,42 @@ async function userObjective(path: string): Promise<ObjectiveFn> {
 
 export default async function runTrial(task: TrialTask): Promise<TrialOutcome> {
   const { port } = task;
+  const send = (m: ThreadMessage): void => port.postMessage(m);
+  // First, so the main thread can stop this thread if the trial overruns --trial-timeout.
+  send({ type: 'started', threadId });
   let waiting: ((stop: boolean) => void) | undefined;
-  let lastEpoch = 0;
-  port.on('message', (m: DecisionMessage) => {
+  let saving: ((ok: boolean) => void) | undefined;
+  // A resumed trial continues after its checkpoint's epoch; the reports up to it are kept.
+  let lastEpoch = task.resume?.epoch ?? 0;
+  port.on('message', (m: MainMessage) => {
+    if (m.type === 'checkpoint-saved') {
+      const s = saving;
+      saving = undefined;
+      s?.(m.ok);
+      return;
+    }
     const w = waiting;
     waiting = undefined;
     w?.(m.stop);
   });
+  const checkpoint = (data: Uint8Array): Promise<void> => {
+    if (!(data instanceof Uint8Array)) return Promise.reject(new TrialError('checkpoint(data): data must be a Uint8Array'));
+    if (lastEpoch === 0) return Promise.reject(new TrialError('checkpoint() before the first report: a checkpoint is the state after the last reported epoch'));
+    if (saving) return Promise.reject(new TrialError('checkpoint() called again before the previous one was stored (missing await?)'));
+    return new Promise<void>((resolve) => {
+      // Resolves either way: a checkpoint refused because the trial was taken over is
+      // followed by a stop decision at the next report.
+      saving = () => resolve();
+      send({ type: 'checkpoint', epoch: lastEpoch, data });
+    });
+  };
   const ctx: TrialContext = {
     trialNumber: task.trialNumber,
     seed: task.seed,
     maxEpochs: task.maxEpochs,
     settings: task.settings,
+    checkpoint,
+    restore: () => Promise.resolve(task.resume === null ? null : { epoch: task.resume.epoch, data: task.resume.data }),
     report(epoch: number, value: number): Promise<boolean> {
       if (!Number.isInteger(epoch) || epoch <= lastEpoch) {
         return Promise.reject(new TrialError(`report(epoch=${epoch}): epochs must be integers increasing from 1 (last was ${lastEpoch})`));
@@ -73,8 +98,7 @@ export default async function runTrial(task: TrialTask): Promise<TrialOutcome> {
       lastEpoch = epoch;
       return new Promise<boolean>((resolve) => {
         waiting = resolve;
-        const msg: ReportMessage = { type: 'report', epoch, value: Number(value) };
-        port.postMessage(msg);
+        send({ type: 'report', epoch, value: Number(value) });
       });
     },
   };
@@ -86,6 +110,8 @@ export default async function runTrial(task: TrialTask): Promise<TrialOutcome> {
         maxEpochs: task.maxEpochs,
         trainSubset: typeof task.settings['trainSubset'] === 'number' ? task.settings['trainSubset'] : undefined,
         report: ctx.report,
+        resume: task.resume,
+        checkpoint: (epoch, data) => (epoch === lastEpoch ? checkpoint(data) : Promise.reject(new TrialError(`bug: checkpoint of epoch ${epoch} after report ${lastEpoch}`))),
       });
       return { value, backend: b.name };
     }

@@ -68,7 +68,7 @@ describe('postgres storage specifics', { skip: unreachable }, () => {
     );
     assert.deepEqual(
       cols.rows.map((x: { column_name: string }) => x.column_name),
-      ['id', 'study_id', 'number', 'state', 'params', 'value', 'seed', 'epochs', 'attempt', 'bracket', 'owner', 'started_at', 'finished_at', 'heartbeat_at', 'error'],
+      ['id', 'study_id', 'number', 'state', 'params', 'value', 'seed', 'epochs', 'attempt', 'bracket', 'owner', 'started_at', 'finished_at', 'heartbeat_at', 'error', 'claim_token'],
     );
   });
 

@@ -30,7 +30,7 @@ describe('sqlite storage specifics', () => {
     const cols = (db.prepare('PRAGMA table_info(trials)').all() as { name: string }[]).map((c) => c.name);
     assert.deepEqual(cols, [
       'id', 'study_id', 'number', 'state', 'params', 'value', 'seed', 'epochs', 'attempt', 'bracket',
-      'owner', 'started_at', 'finished_at', 'heartbeat_at', 'error',
+      'owner', 'started_at', 'finished_at', 'heartbeat_at', 'error', 'claim_token',
     ]);
     db.close();
   });

@@ -9,6 +9,7 @@ import { createSampler, SAMPLER_NAMES } from '../../samplers/registry.js';
 import { createScheduler, SCHEDULER_ALIASES, SCHEDULER_NAMES, schedulerName } from '../../schedulers/registry.js';
 import { parseSpace, type SearchSpace } from '../../space/distribution.js';
 import { openStorage } from '../../storage/open.js';
+import { DEFAULT_DB_RETRY_S, type RetryEvent } from '../../storage/retry.js';
 import type { StudySpec, TrialRecord, TrialState } from '../../storage/storage.js';
 import { checkCompatible, ensureStudy } from '../../study/ensure-study.js';
 import { runStudy } from '../../study/runner.js';
@@ -41,6 +42,10 @@ export interface RunArgs {
   'data-dir'?: string | undefined;
   'stale-after': number;
   heartbeat: number;
+  'db-retry': number;
+  'trial-timeout'?: number | undefined;
+  'worker-memory'?: number | undefined;
+  'keep-checkpoints': boolean;
 }
 
 export const BUILTIN_OBJECTIVE = 'fashion-mnist';
@@ -67,7 +72,11 @@ export function runBuilder(y: Argv): Argv<RunArgs> {
     .option('inter-op-threads', { type: 'number', default: 1, describe: "libtensorflow inter-op threads per worker" })
     .option('data-dir', { type: 'string', describe: 'Directory holding the Fashion-MNIST IDX files' })
     .option('stale-after', { type: 'number', default: 60, describe: "Seconds without heartbeat before another process's running trial counts as dead" })
-    .option('heartbeat', { type: 'number', default: 5, describe: 'Seconds between heartbeats of running trials' }) as unknown as Argv<RunArgs>;
+    .option('heartbeat', { type: 'number', default: 5, describe: 'Seconds between heartbeats of running trials' })
+    .option('db-retry', { type: 'number', default: DEFAULT_DB_RETRY_S, describe: 'Seconds to keep retrying while the database is unreachable or locked before giving up (0: never retry)' })
+    .option('trial-timeout', { type: 'number', describe: 'Seconds a trial may run; past it the trial is stopped and stored as failed [default: no limit]' })
+    .option('worker-memory', { type: 'number', describe: 'JS heap limit of each worker thread in MB; a trial over it fails "out of memory" [default: V8\'s]' })
+    .option('keep-checkpoints', { type: 'boolean', default: false, describe: 'Keep the checkpoints of finished trials (default: deleted when a trial ends)' }) as unknown as Argv<RunArgs>;
 }
 
 function readSpaceFile(path: string): SearchSpace {
@@ -170,8 +179,26 @@ export async function runCommand(a: RunArgs): Promise<void> {
     throw new UsageError('--heartbeat and --stale-after must be positive seconds, heartbeat < stale-after');
   }
   if (!a.study.trim()) throw new UsageError('--study must not be empty');
+  if (!(a['db-retry'] >= 0) || !Number.isFinite(a['db-retry'])) throw new UsageError(`--db-retry must be a number of seconds >= 0, got ${a['db-retry']}`);
+  if (a['trial-timeout'] !== undefined && !(a['trial-timeout'] > 0 && Number.isFinite(a['trial-timeout']))) {
+    throw new UsageError(`--trial-timeout must be a positive number of seconds, got ${a['trial-timeout']}`);
+  }
+  positiveInt('worker-memory', a['worker-memory']);
 
-  const storage = await openStorage(a.storage);
+  // Retry events arrive before the progress line exists (resume checks); they are shown
+  // as soon as it does.
+  let noticed = false;
+  let onDbEvent: (e: RetryEvent) => void = (e) => {
+    if (e.type === 'recovered') noticed = false;
+    else if (!noticed) {
+      noticed = true;
+      process.stderr.write(`database unreachable, retrying (${Math.round(e.elapsedMs / 1000)} s): ${e.message}\n`);
+    }
+  };
+  const retryAbort = new AbortController();
+  const storage = await openStorage(a.storage, {
+    retry: { budgetMs: a['db-retry'] * 1000, signal: retryAbort.signal, onEvent: (e) => onDbEvent(e) },
+  });
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -179,6 +206,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
     if (signals > 1) process.exit(130);
     process.stderr.write(`\n${sig}: stopping; running trials are marked interrupted and will run again on resume (again to force quit)\n`);
     controller.abort();
+    retryAbort.abort();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -240,6 +268,8 @@ export async function runCommand(a: RunArgs): Promise<void> {
       // Synchronous successive halving parks trials at a rung; a parked trial holds a slot
       // of its thread but no CPU, so threads must accept more than one.
       tasksPerThread: scheduler.synchronous ? Math.max(2, a.trials) : 1,
+      ...(a['trial-timeout'] !== undefined ? { trialTimeoutMs: a['trial-timeout'] * 1000 } : {}),
+      ...(a['worker-memory'] !== undefined ? { workerMemoryMb: a['worker-memory'] } : {}),
     });
     const counts = await storage.stateCounts(study.id);
     const best0 = await storage.bestTrial(study.id);
@@ -250,6 +280,8 @@ export async function runCommand(a: RunArgs): Promise<void> {
       counts.completed + counts.pruned + counts.failed,
       best0 && best0.value !== null ? { value: best0.value, number: best0.number } : undefined,
     );
+    onDbEvent = (e) =>
+      progress.onEvent(e.type === 'retrying' ? { type: 'db-retrying', elapsedMs: e.elapsedMs, message: e.message } : { type: 'db-recovered', elapsedMs: e.elapsedMs });
     const summary = await runStudy({
       storage,
       study,
@@ -261,6 +293,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
       staleAfterMs: a['stale-after'] * 1000,
       signal: controller.signal,
       onEvent: progress.onEvent,
+      keepCheckpoints: a['keep-checkpoints'],
     });
     progress.finish();
     printSummary(a.storage, study.name, summary.counts, summary.best);

@@ -3,6 +3,7 @@ import type { Params } from '../../space/distribution.js';
 import type { FashionTensors, Tf } from '../data.js';
 import { deriveSeed, FastRng } from '../../random.js';
 import { UsageError } from '../../errors.js';
+import { decodeTensors, encodeTensors } from '../checkpoint.js';
 
 /** Read a positive finite number parameter. */
 export function numParam(params: Params, name: string, fallback?: number): number {
@@ -134,8 +135,14 @@ export interface Net {
   autogradStep(x: tfTypes.Tensor, y: tfTypes.Tensor2D, s: StepScalars): void;
   /** Inference logits (no dropout). */
   logits(x: tfTypes.Tensor): tfTypes.Tensor;
-  /** The variables, for tests. */
+  /** The variables: tests, and the whole state a checkpoint saves. */
   readonly variables: readonly tfTypes.Variable[];
+  /**
+   * Called before each epoch's first step. Randomness used inside steps (dropout masks)
+   * must be derived from the epoch here, so that a run resumed from a checkpoint draws
+   * the same masks as one never interrupted.
+   */
+  startEpoch?(epochIndex: number): void;
   dispose(): void;
 }
 
@@ -169,6 +176,7 @@ export class SgdTrainer {
   trainEpoch(epochIndex: number): void {
     if (this.disposed) throw new Error('trainer is disposed');
     const lean = this.kind === 'lean';
+    this.net.startEpoch?.(epochIndex);
     this.batches.forEach(epochIndex, ({ x, y, size }) => {
       const s = this.scalarsFor(size);
       if (lean) this.net.leanStep(x, y, s);
@@ -179,6 +187,20 @@ export class SgdTrainer {
   validationError(): number {
     if (this.disposed) throw new Error('trainer is disposed');
     return testError(this.tf, this.data, this.evalChunk, (x) => this.net.logits(x));
+  }
+
+  /** Checkpoint state: the variables' values (plain SGD keeps no other state). */
+  saveState(): Uint8Array {
+    if (this.disposed) throw new Error('trainer is disposed');
+    return encodeTensors(this.net.variables.map((v) => ({ shape: v.shape, values: v.dataSync() as Float32Array })));
+  }
+
+  loadState(data: Uint8Array): void {
+    if (this.disposed) throw new Error('trainer is disposed');
+    const vars = this.net.variables;
+    const values = decodeTensors(data, vars.map((v) => v.shape));
+    const tf = this.tf;
+    vars.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(values[i]!, v.shape, 'float32'))));
   }
 
   dispose(): void {

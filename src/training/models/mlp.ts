@@ -25,7 +25,8 @@ export class MlpNet implements Net {
   readonly b2: tfTypes.Variable;
   readonly variables: readonly tfTypes.Variable[];
   private readonly keepScale: tfTypes.Scalar | null;
-  private readonly rng: FastRng;
+  private rng: FastRng;
+  private readonly dropoutSeed: number;
 
   constructor(
     private readonly tf: Tf,
@@ -41,7 +42,13 @@ export class MlpNet implements Net {
     ]);
     this.variables = [this.W1, this.W2, this.b2];
     this.keepScale = dropout > 0 ? constScalar(tf, 1 / (1 - dropout)) : null;
-    this.rng = new FastRng(deriveSeed(seed, 'dropout'));
+    this.dropoutSeed = deriveSeed(seed, 'dropout');
+    this.rng = new FastRng(this.dropoutSeed);
+  }
+
+  /** Masks of each epoch come from (seed, epoch): a resumed trial draws the same ones. */
+  startEpoch(epochIndex: number): void {
+    this.rng = new FastRng(deriveSeed(this.dropoutSeed, 'epoch', epochIndex));
   }
 
   /** A fresh inverted-dropout mask [rows, H] (values 0 or 1/(1-p)), or null without dropout. */
