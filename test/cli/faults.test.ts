@@ -1,0 +1,168 @@
+/**
+ * Faults a long study meets: a hung trial, a runaway trial, the process killed with -9 in
+ * the middle of an epoch, and the disk filling up. Each runs the real CLI.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { CLI, dbRows, FIXTURES, hpo, tempDb } from './helpers.js';
+
+const objective = join(FIXTURES, 'objective-faults.mjs');
+const space = join(FIXTURES, 'space-slow.json');
+const userRun = (db: string, trials: number, epochs: number, extra: string[] = []): string[] => [
+  'run', '--storage', db, '--objective', objective, '--space', space, '--trials', String(trials), '--epochs', String(epochs),
+  '--workers', '2', '--seed', '11', ...extra,
+];
+
+interface TrialRow {
+  number: number;
+  state: string;
+  value: number | null;
+  error: string | null;
+  attempt: number;
+}
+
+const trials = (db: string): TrialRow[] => dbRows<TrialRow>(db, 'SELECT number, state, value, error, attempt FROM trials ORDER BY number');
+
+function start(args: readonly string[], env: NodeJS.ProcessEnv = {}): { p: ChildProcess; err: () => string } {
+  const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let err = '';
+  p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  p.stdout!.resume();
+  return { p, err: () => err };
+}
+
+/** Poll `check` every 10 ms until it is true (or fail after `ms`). */
+async function until(what: string, ms: number, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    let ok = false;
+    try {
+      ok = check();
+    } catch {
+      // the database may not exist yet
+    }
+    if (ok) return;
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('hung and runaway trials', () => {
+  it('--trial-timeout: a trial stuck in a loop fails "timed out after N s", its thread is replaced, the study goes on', () => {
+    const db = tempDb('hang');
+    const t0 = Date.now();
+    const r = hpo(userRun(db, 5, 3, ['--trial-timeout', '1.5']), { env: { HPO_FAULT: 'hang:2' }, timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const rows = trials(db);
+    assert.deepEqual(rows.map((x) => x.state), ['completed', 'failed', 'completed', 'completed', 'completed']);
+    assert.equal(rows[1]!.error, 'timed out after 1.5 s');
+    assert.ok(Date.now() - t0 < 30_000);
+  });
+
+  it('--worker-memory: a trial that allocates without end fails "out of memory", the study goes on', () => {
+    const db = tempDb('runaway');
+    const r = hpo(userRun(db, 5, 3, ['--worker-memory', '128']), { env: { HPO_FAULT: 'runaway:3' }, timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const rows = trials(db);
+    assert.deepEqual(rows.map((x) => x.state), ['completed', 'completed', 'failed', 'completed', 'completed']);
+    assert.match(rows[2]!.error ?? '', /^out of memory/);
+  });
+});
+
+describe('kill -9 in the middle of an epoch, then resume from the checkpoint', () => {
+  it('user objective (ctx.checkpoint / ctx.restore): the resumed trial trains only the epochs after its checkpoint', async () => {
+    const db = tempDb('kill-user');
+    const log = join(mkdtempSync(join(tmpdir(), 'hpo-kill-log-')), 'epochs.log');
+    const env = { HPO_FAULT_LOG: log, HPO_FAULT_EPOCH_MS: '300' };
+    const args = ['run', '--storage', db, '--objective', objective, '--space', space, '--trials', '1', '--epochs', '8', '--workers', '1', '--seed', '4'];
+    const { p, err } = start(args, env);
+    await until('the checkpoint of epoch 7', 60_000, () => dbRows<{ epoch: number }>(db, 'SELECT epoch FROM checkpoints')[0]?.epoch === 7);
+    p.kill('SIGKILL');
+    await once(p, 'exit');
+    assert.equal(trials(db)[0]!.state, 'running', err());
+    const r = hpo(args, { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /trial 1 resumes from its checkpoint after epoch 7/);
+    const row = trials(db)[0]!;
+    assert.equal(row.state, 'completed');
+    assert.equal(row.attempt, 2);
+    // Every epoch trained exactly once across both processes: epoch 8 only after the resume.
+    assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), ['1 1', '1 2', '1 3', '1 4', '1 5', '1 6', '1 7', '1 8']);
+    // The same value as an uninterrupted run.
+    const clean = tempDb('kill-user-clean');
+    assert.equal(hpo(args.map((a) => (a === db ? clean : a))).code, 0);
+    assert.ok(Math.abs(trials(clean)[0]!.value! - row.value!) < 1e-12);
+    assert.equal(dbRows(db, 'SELECT * FROM checkpoints').length, 0, 'the finished trial checkpoint is deleted');
+  });
+
+  it('built-in mlp with dropout: killed in epoch 8 of 8, it trains epoch 8 only and ends equal to an uninterrupted run', async () => {
+    const db = tempDb('kill-mlp');
+    const clean = tempDb('kill-mlp-clean');
+    const args = (file: string): string[] => [
+      'run', '--storage', file, '--model', 'mlp', '--trials', '1', '--epochs', '8', '--train-subset', '5000', '--workers', '1', '--seed', '5',
+      '--keep-checkpoints',
+    ];
+    const { p, err } = start(args(db));
+    await until('the checkpoint of epoch 7', 120_000, () => dbRows<{ epoch: number }>(db, 'SELECT epoch FROM checkpoints')[0]?.epoch === 7);
+    const killedAt = new Date().toISOString();
+    p.kill('SIGKILL');
+    await once(p, 'exit');
+    assert.equal(dbRows<{ n: number }>(db, 'SELECT max(epoch) AS n FROM reports')[0]!.n, 7, `killed after epoch 8 was stored: ${err()}`);
+    const r = hpo(args(db));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /trial 1 resumes from its checkpoint after epoch 7/);
+    const reports = dbRows<{ epoch: number; value: number; created_at: string }>(db, 'SELECT epoch, value, created_at FROM reports ORDER BY epoch');
+    assert.deepEqual(reports.map((x) => x.epoch), [1, 2, 3, 4, 5, 6, 7, 8]);
+    // Epochs 1-7 are the first process's; only epoch 8 was trained after the kill.
+    assert.ok(reports.slice(0, 7).every((x) => x.created_at < killedAt));
+    assert.ok(reports[7]!.created_at > killedAt);
+
+    assert.equal(hpo(args(clean)).code, 0);
+    const want = dbRows<{ epoch: number; value: number }>(clean, 'SELECT epoch, value FROM reports ORDER BY epoch');
+    assert.deepEqual(reports.map((x) => x.epoch), want.map((x) => x.epoch));
+    for (let i = 0; i < want.length; i++) assert.ok(Math.abs(reports[i]!.value - want[i]!.value) < 1e-6, `epoch ${i + 1}`);
+    assert.ok(Math.abs(trials(db)[0]!.value! - trials(clean)[0]!.value!) < 1e-6);
+    // The weights after epoch 7 are bit-identical in both runs (kept by --keep-checkpoints).
+    const weights = (file: string): Buffer => dbRows<{ data: Buffer }>(file, 'SELECT data FROM checkpoints')[0]!.data;
+    assert.ok(weights(db).equals(weights(clean)));
+  });
+});
+
+describe('disk full', () => {
+  const mnt = mkdtempSync(join(tmpdir(), 'hpo-full-'));
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]).status === 0;
+  it('the run stops with one clear error, the database stays intact, and resumes once space is freed', { skip: mounted ? false : 'cannot mount a tmpfs here (needs root)' }, async () => {
+    try {
+      const db = join(mnt, 'study.db');
+      // 64 KiB checkpoints: a 1 MiB file system fills within a few trials.
+      const env = { HPO_FAULT_CHECKPOINT_BYTES: String(64 * 1024), HPO_FAULT_EPOCH_MS: '5' };
+      const full = hpo(userRun(db, 30, 6), { env });
+      assert.notEqual(full.code, 0, full.stderr);
+      const errLines = full.stderr.split('\n').filter((l) => l.startsWith('hpo: '));
+      assert.equal(errLines.length, 1, full.stderr);
+      assert.match(errLines[0]!, /disk is full/);
+      assert.doesNotMatch(full.stderr, /\n\s+at /);
+      const conn = new Database(db, { readonly: true });
+      assert.equal(conn.pragma('integrity_check', { simple: true }), 'ok');
+      conn.close();
+      const done = trials(db).filter((x) => x.state === 'completed').length;
+      assert.ok(done < 30, 'the disk filled before the study ended');
+      // Free space: grow the file system; the same command finishes the study.
+      assert.equal(spawnSync('mount', ['-o', 'remount,size=64m', mnt]).status, 0);
+      const again = hpo(userRun(db, 30, 6), { env });
+      assert.equal(again.code, 0, again.stderr);
+      const rows = trials(db);
+      assert.equal(rows.length, 30);
+      assert.ok(rows.every((x) => x.state === 'completed'), JSON.stringify(rows.filter((x) => x.state !== 'completed')));
+    } finally {
+      spawnSync('umount', [mnt]);
+      if (existsSync(mnt)) rmSync(mnt, { recursive: true, force: true });
+    }
+  });
+});
