@@ -10,7 +10,7 @@
  * await study.close();
  * ```
  */
-export { openStudy, Study, DEFAULT_STORAGE } from './study/study.js';
+export { openStudy, Study } from './study/study.js';
 export type { OpenStudyOptions, OptimizeOptions, OptimizeEvent, OptimizeResult } from './study/study.js';
 export { BUILTIN_OBJECTIVE } from './study/spec.js';
 export type { StudyDefinition } from './study/spec.js';
@@ -19,7 +19,7 @@ export { loguniform, uniform, int, categorical } from './space/helpers.js';
 export { parseSpace, formatDistribution } from './space/distribution.js';
 export type { Distribution, SearchSpace, Params, Choice } from './space/distribution.js';
 export type { ObjectiveFn, TrialContext } from './training/objective.js';
-export { openStorage } from './storage/open.js';
+export { openStorage, DEFAULT_STORAGE } from './storage/open.js';
 export type { Storage, StudyRecord, TrialRecord, TrialState, EpochReport } from './storage/storage.js';
 export { SAMPLER_NAMES } from './samplers/registry.js';
 export { SCHEDULER_NAMES } from './schedulers/registry.js';

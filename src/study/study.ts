@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { loadFashionMnist, type SharedFashionMnist } from '../data/fashion-mnist.js';
 import { BackendError, UsageError, errorMessage } from '../errors.js';
 import { createSampler } from '../samplers/registry.js';
-import { openStorage } from '../storage/open.js';
+import { DEFAULT_STORAGE, openStorage } from '../storage/open.js';
 import type { EpochReport, Storage, StudyRecord, TrialRecord, TrialState } from '../storage/storage.js';
 import { keepNativeResident, loadBackend, type BackendName } from '../training/backend.js';
 import { objectiveExport, type ObjectiveFn } from '../training/objective.js';
@@ -19,8 +19,6 @@ import { InlineExecutor, type TrialExecutor } from './executor.js';
 import { runStudy, type RunSummary, type StudyEvent } from './runner.js';
 import { BUILTIN_OBJECTIVE, buildSpec, checkPositiveInt, FUNCTION_OBJECTIVE_PREFIX, schedulerFor, type StudyDefinition } from './spec.js';
 
-/** Where results are kept unless told otherwise (a SQLite file in the working directory). */
-export const DEFAULT_STORAGE = './hpo.db';
 
 /** Options of {@link openStudy}: where, which study, and (for a new study) what defines it. */
 export interface OpenStudyOptions extends StudyDefinition {
