@@ -75,14 +75,32 @@ export class RetryingStorage implements Storage {
   /** When the current outage began (Date.now()), or undefined while calls succeed. */
   private outageSince: number | undefined;
   private failures = 0;
+  private onEvent: ((e: RetryEvent) => void) | undefined;
+  private signal: AbortSignal | undefined;
 
   constructor(
     private readonly inner: Storage,
     private readonly opts: RetryOptions,
   ) {
+    this.onEvent = opts.onEvent;
+    this.signal = opts.signal;
     if (!(opts.budgetMs >= 0) || !Number.isFinite(opts.budgetMs)) throw new RangeError(`retry budget must be a finite number of ms >= 0, got ${opts.budgetMs}`);
     this.kind = inner.kind;
     this.location = inner.location;
+  }
+
+  /**
+   * Send retry events to `onEvent` and stop waiting when `signal` aborts, until the
+   * returned function restores the previous listener and signal (a study run does this).
+   */
+  watch(onEvent: ((e: RetryEvent) => void) | undefined, signal?: AbortSignal): () => void {
+    const prev = { onEvent: this.onEvent, signal: this.signal };
+    this.onEvent = onEvent;
+    this.signal = signal;
+    return () => {
+      this.onEvent = prev.onEvent;
+      this.signal = prev.signal;
+    };
   }
 
   /** The storage underneath (no retries). */
@@ -98,7 +116,7 @@ export class RetryingStorage implements Storage {
           const elapsedMs = Date.now() - this.outageSince;
           this.outageSince = undefined;
           this.failures = 0;
-          this.opts.onEvent?.({ type: 'recovered', elapsedMs });
+          this.onEvent?.({ type: 'recovered', elapsedMs });
         }
         return r;
       } catch (e) {
@@ -107,7 +125,7 @@ export class RetryingStorage implements Storage {
         this.outageSince ??= now;
         const elapsedMs = now - this.outageSince;
         const left = this.opts.budgetMs - elapsedMs;
-        if (left <= 0 || this.opts.signal?.aborted) {
+        if (left <= 0 || this.signal?.aborted) {
           const secs = Math.round(this.opts.budgetMs / 1000);
           throw new StorageError(
             `${errorMessage(e)} (gave up after retrying for ${secs} s; raise --db-retry to wait longer)`,
@@ -116,9 +134,9 @@ export class RetryingStorage implements Storage {
             { cause: e },
           );
         }
-        this.opts.onEvent?.({ type: 'retrying', what, elapsedMs, message: errorMessage(e) });
+        this.onEvent?.({ type: 'retrying', what, elapsedMs, message: errorMessage(e) });
         const wait = Math.min(left, backoffMs(this.failures++, this.opts.baseDelayMs ?? 200, this.opts.maxDelayMs ?? 5000));
-        await sleep(wait, this.opts.signal);
+        await sleep(wait, this.signal);
       }
     }
   }

@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { SharedFashionMnist } from '../data/fashion-mnist.js';
 import type { Params } from '../space/distribution.js';
+import type { TrialCheckpoint } from '../training/objective.js';
 
 /** Backend a thread should train on. */
 export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -25,7 +26,7 @@ export interface TrialTask {
   readonly model: string | null;
   readonly settings: Readonly<Record<string, unknown>>;
   /** The trial's last checkpoint when it resumes an interrupted attempt, else null. */
-  readonly resume: { readonly epoch: number; readonly data: Uint8Array } | null;
+  readonly resume: TrialCheckpoint | null;
   readonly port: MessagePort;
 }
 

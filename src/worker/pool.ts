@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { TrialError, UsageError, errorMessage } from '../errors.js';
+import type { CheckpointHandler, ReportHandler, TrialExecutor, TrialJob } from '../study/executor.js';
 import type { MainMessage, ThreadInit, ThreadMessage, TrialOutcome, TrialTask } from './messages.js';
 import { TrialClock } from './trial-clock.js';
 
@@ -23,18 +24,9 @@ export interface PoolOptions {
    * thread, e.g. a scheduler's decision or a storage retry, does not count): its thread is
    * terminated and replaced, and run() rejects with "timed out after N s". Default: none.
    */
-  readonly trialTimeoutMs?: number;
+  readonly trialTimeoutMs?: number | undefined;
   /** V8 heap limit of each thread in MB (worker resourceLimits); over it a trial fails "out of memory". */
-  readonly workerMemoryMb?: number;
-}
-
-/** Called for each report; resolves to true when the trial must stop. */
-export type ReportHandler = (epoch: number, value: number) => Promise<boolean>;
-/** Called for each checkpoint; resolves to false when the trial no longer belongs to this run. */
-export type CheckpointHandler = (epoch: number, data: Uint8Array) => Promise<boolean>;
-
-export function defaultWorkers(): number {
-  return availableParallelism();
+  readonly workerMemoryMb?: number | undefined;
 }
 
 function fmtSeconds(ms: number): string {
@@ -42,7 +34,12 @@ function fmtSeconds(ms: number): string {
   return Number.isInteger(s) ? String(s) : s.toFixed(1);
 }
 
-export class TrialPool {
+
+export function defaultWorkers(): number {
+  return availableParallelism();
+}
+
+export class TrialPool implements TrialExecutor {
   readonly workers: number;
   private readonly piscina: Piscina;
   private readonly trialTimeoutMs: number | undefined;
@@ -54,9 +51,9 @@ export class TrialPool {
     if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a positive integer, got ${workers}`);
     this.workers = workers;
     const t = opts.trialTimeoutMs;
-    if (t !== undefined && !(t > 0 && Number.isFinite(t))) throw new UsageError(`--trial-timeout must be a positive number of seconds, got ${t / 1000}`);
+    if (t !== undefined && !(t > 0 && Number.isFinite(t))) throw new UsageError(`trial timeout must be a positive number of seconds, got ${t / 1000}`);
     const mb = opts.workerMemoryMb;
-    if (mb !== undefined && !(Number.isInteger(mb) && mb >= 64)) throw new UsageError(`--worker-memory must be an integer number of MB >= 64, got ${mb}`);
+    if (mb !== undefined && !(Number.isInteger(mb) && mb >= 64)) throw new UsageError(`worker memory must be an integer number of MB >= 64, got ${mb}`);
     this.trialTimeoutMs = t;
     this.workerMemoryMb = mb;
     this.piscina = new Piscina({
@@ -78,7 +75,7 @@ export class TrialPool {
    * Train one trial. Reports are forwarded to `onReport` in order; its answer goes back to the
    * thread. Rejects with TrialError when the objective throws or its thread dies.
    */
-  async run(task: Omit<TrialTask, 'port'>, onReport: ReportHandler, onCheckpoint?: CheckpointHandler): Promise<TrialOutcome> {
+  async run(task: TrialJob, onReport: ReportHandler, onCheckpoint?: CheckpointHandler): Promise<TrialOutcome> {
     if (this.destroyed) throw new TrialError('pool is closed');
     const { port1, port2 } = new MessageChannel();
     let chain = Promise.resolve();
@@ -145,13 +142,14 @@ export class TrialPool {
       return out;
     } catch (e) {
       await chain;
+      // A handler's failure (storage) is not the trial's: it passes through as is.
       if (handlerError !== undefined && !(e instanceof TrialError)) throw handlerError;
       if (e instanceof TrialError) throw e;
       if (timedOut) throw new TrialError(`timed out after ${fmtSeconds(this.trialTimeoutMs!)} s`, { cause: e });
       const code = (e as { code?: unknown }).code;
       const msg = errorMessage(e);
       if (code === 'ERR_WORKER_OUT_OF_MEMORY' || /reaching memory limit|heap out of memory/i.test(msg)) {
-        throw new TrialError(`out of memory (over the ${this.workerMemoryMb ?? '?'} MB limit of --worker-memory)`, { cause: e });
+        throw new TrialError(`out of memory (its thread went over the ${this.workerMemoryMb ?? '?'} MB heap limit)`, { cause: e });
       }
       if (/worker.*(exit|terminat)|exited|Terminating/i.test(msg)) throw new TrialError(`worker thread died: ${msg}`, { cause: e });
       throw new TrialError(msg, { cause: e });

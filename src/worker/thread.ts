@@ -10,7 +10,7 @@ import { TrialError } from '../errors.js';
 import type { FashionData } from '../training/fashion-objective.js';
 import { runFashionTrial } from '../training/fashion-objective.js';
 import { loadBackend, type LoadedBackend } from '../training/backend.js';
-import type { ObjectiveFn, TrialContext } from '../training/objective.js';
+import { createTrialContext, objectiveExport, type ObjectiveFn } from '../training/objective.js';
 import type { MainMessage, ThreadInit, ThreadMessage, TrialOutcome, TrialTask } from './messages.js';
 
 const init = workerData as ThreadInit;
@@ -40,13 +40,7 @@ function fashionData(): FashionData {
 async function userObjective(path: string): Promise<ObjectiveFn> {
   let p = userModules.get(path);
   if (!p) {
-    p = import(pathToFileURL(path).href).then((mod: Record<string, unknown>) => {
-      const fn = mod['default'] ?? mod['objective'];
-      if (typeof fn !== 'function') {
-        throw new TrialError(`${path} must export an async function as default or as "objective"`);
-      }
-      return fn as ObjectiveFn;
-    });
+    p = import(pathToFileURL(path).href).then((mod: Record<string, unknown>) => objectiveExport(mod, path));
     userModules.set(path, p);
   }
   return p;
@@ -55,12 +49,10 @@ async function userObjective(path: string): Promise<ObjectiveFn> {
 export default async function runTrial(task: TrialTask): Promise<TrialOutcome> {
   const { port } = task;
   const send = (m: ThreadMessage): void => port.postMessage(m);
-  // First, so the main thread can stop this thread if the trial overruns --trial-timeout.
+  // First, so the main thread can stop this thread if the trial overruns its time limit.
   send({ type: 'started', threadId });
   let waiting: ((stop: boolean) => void) | undefined;
   let saving: ((ok: boolean) => void) | undefined;
-  // A resumed trial continues after its checkpoint's epoch; the reports up to it are kept.
-  let lastEpoch = task.resume?.epoch ?? 0;
   port.on('message', (m: MainMessage) => {
     if (m.type === 'checkpoint-saved') {
       const s = saving;
@@ -72,36 +64,19 @@ export default async function runTrial(task: TrialTask): Promise<TrialOutcome> {
     waiting = undefined;
     w?.(m.stop);
   });
-  const checkpoint = (data: Uint8Array): Promise<void> => {
-    if (!(data instanceof Uint8Array)) return Promise.reject(new TrialError('checkpoint(data): data must be a Uint8Array'));
-    if (lastEpoch === 0) return Promise.reject(new TrialError('checkpoint() before the first report: a checkpoint is the state after the last reported epoch'));
-    if (saving) return Promise.reject(new TrialError('checkpoint() called again before the previous one was stored (missing await?)'));
-    return new Promise<void>((resolve) => {
-      // Resolves either way: a checkpoint refused because the trial was taken over is
-      // followed by a stop decision at the next report.
-      saving = () => resolve();
-      send({ type: 'checkpoint', epoch: lastEpoch, data });
-    });
-  };
-  const ctx: TrialContext = {
-    trialNumber: task.trialNumber,
-    seed: task.seed,
-    maxEpochs: task.maxEpochs,
-    settings: task.settings,
-    checkpoint,
-    restore: () => Promise.resolve(task.resume === null ? null : { epoch: task.resume.epoch, data: task.resume.data }),
-    report(epoch: number, value: number): Promise<boolean> {
-      if (!Number.isInteger(epoch) || epoch <= lastEpoch) {
-        return Promise.reject(new TrialError(`report(epoch=${epoch}): epochs must be integers increasing from 1 (last was ${lastEpoch})`));
-      }
-      if (waiting) return Promise.reject(new TrialError('report() called again before the previous report was answered (missing await?)'));
-      lastEpoch = epoch;
-      return new Promise<boolean>((resolve) => {
+  const ctx = createTrialContext(
+    task,
+    (epoch, value) =>
+      new Promise<boolean>((resolve) => {
         waiting = resolve;
-        send({ type: 'report', epoch, value: Number(value) });
-      });
-    },
-  };
+        send({ type: 'report', epoch, value });
+      }),
+    (epoch, data) =>
+      new Promise<boolean>((resolve) => {
+        saving = resolve;
+        send({ type: 'checkpoint', epoch, data });
+      }),
+  );
   try {
     if (task.objective === 'fashion-mnist') {
       const b = await (backend ??= loadThreadBackend());
@@ -111,7 +86,7 @@ export default async function runTrial(task: TrialTask): Promise<TrialOutcome> {
         trainSubset: typeof task.settings['trainSubset'] === 'number' ? task.settings['trainSubset'] : undefined,
         report: ctx.report,
         resume: task.resume,
-        checkpoint: (epoch, data) => (epoch === lastEpoch ? checkpoint(data) : Promise.reject(new TrialError(`bug: checkpoint of epoch ${epoch} after report ${lastEpoch}`))),
+        checkpoint: (_epoch, data) => ctx.checkpoint(data),
       });
       return { value, backend: b.name };
     }
