@@ -29,12 +29,14 @@ interface TrialRow {
 
 const trials = (db: string): TrialRow[] => dbRows<TrialRow>(db, 'SELECT number, state, value, error, attempt FROM trials ORDER BY number');
 
-function start(args: readonly string[], env: NodeJS.ProcessEnv = {}): { p: ChildProcess; err: () => string } {
+function start(args: readonly string[], env: NodeJS.ProcessEnv = {}): { p: ChildProcess; err: () => string; exited: Promise<unknown> } {
   const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  // Listened for at once: the process may end before the test waits for it.
+  const exited = once(p, 'exit');
   let err = '';
   p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   p.stdout!.resume();
-  return { p, err: () => err };
+  return { p, err: () => err, exited };
 }
 
 /** Poll `check` every 10 ms until it is true (or fail after `ms`). */
@@ -81,10 +83,10 @@ describe('kill -9 in the middle of an epoch, then resume from the checkpoint', (
     const log = join(mkdtempSync(join(tmpdir(), 'hpo-kill-log-')), 'epochs.log');
     const env = { HPO_FAULT_LOG: log, HPO_FAULT_EPOCH_MS: '300' };
     const args = ['run', '--storage', db, '--objective', objective, '--space', space, '--trials', '1', '--epochs', '8', '--workers', '1', '--seed', '4'];
-    const { p, err } = start(args, env);
+    const { p, err, exited } = start(args, env);
     await until('the checkpoint of epoch 7', 60_000, () => dbRows<{ epoch: number }>(db, 'SELECT epoch FROM checkpoints')[0]?.epoch === 7);
     p.kill('SIGKILL');
-    await once(p, 'exit');
+    await exited;
     assert.equal(trials(db)[0]!.state, 'running', err());
     const r = hpo(args, { env });
     assert.equal(r.code, 0, r.stderr);
@@ -108,11 +110,11 @@ describe('kill -9 in the middle of an epoch, then resume from the checkpoint', (
       'run', '--storage', file, '--model', 'mlp', '--trials', '1', '--epochs', '8', '--train-subset', '5000', '--workers', '1', '--seed', '5',
       '--keep-checkpoints',
     ];
-    const { p, err } = start(args(db));
+    const { p, err, exited } = start(args(db));
     await until('the checkpoint of epoch 7', 120_000, () => dbRows<{ epoch: number }>(db, 'SELECT epoch FROM checkpoints')[0]?.epoch === 7);
     const killedAt = new Date().toISOString();
     p.kill('SIGKILL');
-    await once(p, 'exit');
+    await exited;
     assert.equal(dbRows<{ n: number }>(db, 'SELECT max(epoch) AS n FROM reports')[0]!.n, 7, `killed after epoch 8 was stored: ${err()}`);
     const r = hpo(args(db));
     assert.equal(r.code, 0, r.stderr);

@@ -189,6 +189,8 @@ describe('RetryingStorage', () => {
       ],
       { cwd: fileURLToPath(new URL('../../../', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] },
     );
+    // Listen for the exit now: it may come before the test gets to wait for it.
+    const exited = once(holder, 'exit');
     await once(holder.stdout!, 'data');
     const events: RetryEvent[] = [];
     // busy timeout 100 ms: SQLITE_BUSY surfaces many times before the lock is released.
@@ -206,7 +208,7 @@ describe('RetryingStorage', () => {
     } finally {
       await s.close();
       await noRetry.close();
-      await once(holder, 'exit');
+      await exited;
     }
   });
 });
