@@ -179,6 +179,10 @@ export class PostgresStorage implements Storage {
       max: opts.maxConnections ?? 8,
       connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
       allowExitOnIdle: true,
+      // A server that vanished without closing its sockets (a failed-over host) is noticed
+      // by TCP keepalive instead of hanging a query until the kernel gives up hours later.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
       types: TYPES as pg.CustomTypesConfig,
     };
     const pool = makePool(config, readOnly);
