@@ -127,8 +127,11 @@ export class RetryingStorage implements Storage {
         const left = this.opts.budgetMs - elapsedMs;
         if (left <= 0 || this.signal?.aborted) {
           const secs = Math.round(this.opts.budgetMs / 1000);
+          const why = this.signal?.aborted
+            ? `stopped while retrying for ${Math.round(elapsedMs / 1000)} s`
+            : `gave up after retrying for ${secs} s; raise --db-retry to wait longer`;
           throw new StorageError(
-            `${errorMessage(e)} (gave up after retrying for ${secs} s; raise --db-retry to wait longer)`,
+            `${errorMessage(e)} (${why})`,
             e instanceof StorageError ? e.sql : undefined,
             e instanceof StorageError ? e.params : undefined,
             { cause: e },
