@@ -3,7 +3,7 @@
  * (seed, number), train it on a pool thread, store every report before the scheduler
  * decides on it, and store the outcome. Everything a restart needs is in storage.
  */
-import { StorageError, errorMessage } from '../errors.js';
+import { StorageError, TrialInterruptedError, errorMessage } from '../errors.js';
 import type { Sampler } from '../samplers/sampler.js';
 import { trialSeed } from '../samplers/random-sampler.js';
 import type { Scheduler } from '../schedulers/scheduler.js';
@@ -204,6 +204,10 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
       if (aborted() || fatal !== undefined) {
         state = 'interrupted';
         error = 'interrupted: the run was stopped';
+      } else if (e instanceof TrialInterruptedError) {
+        // Claimed again by this run (interrupted trials come first), from its checkpoint.
+        state = 'interrupted';
+        error = e.message;
       } else {
         state = 'failed';
         error = failure ?? errorMessage(e);

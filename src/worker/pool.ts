@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { TrialError, UsageError, errorMessage } from '../errors.js';
+import { TrialError, TrialInterruptedError, UsageError, errorMessage } from '../errors.js';
 import type { CheckpointHandler, ReportHandler, TrialExecutor, TrialJob } from '../study/executor.js';
 import type { MainMessage, ThreadInit, ThreadMessage, TrialOutcome, TrialTask } from './messages.js';
 import { TrialClock } from './trial-clock.js';
@@ -44,6 +44,8 @@ export class TrialPool implements TrialExecutor {
   private readonly piscina: Piscina;
   private readonly trialTimeoutMs: number | undefined;
   private readonly workerMemoryMb: number | undefined;
+  /** Threads terminated for a timeout: other trials they held (parked) did nothing wrong. */
+  private readonly stoppedThreads = new Set<number>();
   private destroyed = false;
 
   constructor(opts: PoolOptions) {
@@ -90,6 +92,7 @@ export class TrialPool implements TrialExecutor {
             // Terminating the thread is the only way to stop an objective stuck in a loop;
             // piscina rejects its task and starts a replacement thread.
             const w = this.piscina.threads.find((x) => x.threadId === threadId);
+            if (threadId !== undefined) this.stoppedThreads.add(threadId);
             void w?.terminate();
           });
     const reply = (m: MainMessage): void => {
@@ -146,6 +149,9 @@ export class TrialPool implements TrialExecutor {
       if (handlerError !== undefined && !(e instanceof TrialError)) throw handlerError;
       if (e instanceof TrialError) throw e;
       if (timedOut) throw new TrialError(`timed out after ${fmtSeconds(this.trialTimeoutMs!)} s`, { cause: e });
+      if (threadId !== undefined && this.stoppedThreads.has(threadId)) {
+        throw new TrialInterruptedError('interrupted: its thread was stopped because another trial on it timed out', { cause: e });
+      }
       const code = (e as { code?: unknown }).code;
       const msg = errorMessage(e);
       if (code === 'ERR_WORKER_OUT_OF_MEMORY' || /reaching memory limit|heap out of memory/i.test(msg)) {

@@ -67,6 +67,23 @@ describe('hung and runaway trials', () => {
     assert.ok(Date.now() - t0 < 30_000);
   });
 
+  it('--trial-timeout with sh: a trial parked on the stopped thread is interrupted and runs again, not failed', () => {
+    const db = tempDb('hang-sh');
+    const r = hpo(
+      ['run', '--storage', db, '--objective', objective, '--space', space, '--trials', '4', '--epochs', '2', '--scheduler', 'sh', '--min-epochs', '1',
+        '--workers', '1', '--seed', '1', '--trial-timeout', '1.5'],
+      { env: { HPO_FAULT: 'hang:2' }, timeoutMs: 60_000 },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const rows = trials(db);
+    assert.equal(rows[1]!.state, 'failed');
+    assert.equal(rows[1]!.error, 'timed out after 1.5 s');
+    // Trial 1 was parked at its rung on the same thread when it was stopped.
+    assert.match(r.stderr, /trial 1 interrupted: its thread was stopped because another trial on it timed out/);
+    assert.equal(rows[0]!.attempt, 2);
+    assert.ok(rows.every((x) => x.number === 2 || x.state === 'completed' || x.state === 'pruned'), JSON.stringify(rows));
+  });
+
   it('--worker-memory: a trial that allocates without end fails "out of memory", the study goes on', () => {
     const db = tempDb('runaway');
     const r = hpo(userRun(db, 5, 3, ['--worker-memory', '128']), { env: { HPO_FAULT: 'runaway:3' }, timeoutMs: 120_000 });
