@@ -40,6 +40,16 @@ export function xavierUniform(tf: Tf, shape: number[], fanIn: number, fanOut: nu
   return tf.randomUniform(shape, -bound, bound, 'float32', seed);
 }
 
+/**
+ * The dropout generator of epoch `epochIndex` (0-based) for a net whose dropout stream is
+ * seeded by `dropoutSeed`. Per epoch, not one stream per trial: a trial resumed from a
+ * checkpoint draws the same masks as one never interrupted. Every trainer with dropout
+ * (plain or packed) must use this.
+ */
+export function epochDropoutRng(dropoutSeed: number, epochIndex: number): FastRng {
+  return new FastRng(deriveSeed(dropoutSeed, 'epoch', epochIndex));
+}
+
 /** A batch handed to a step: rows gathered on the backend. */
 export interface Batch {
   readonly x: tfTypes.Tensor;

@@ -4,7 +4,7 @@ import { fashionTensors, PIXELS, type FashionData, type Tf } from '../data.js';
 import { deriveSeed, FastRng } from '../../random.js';
 import { UsageError } from '../../errors.js';
 import type { ModelSpec, Trainer, TrainerOptions } from './model.js';
-import { applyGrads, matMulT, batchSize, constScalar, learningRate, numParam, SgdTrainer, torchUniform, type Net, type StepScalars } from './common.js';
+import { applyGrads, matMulT, batchSize, constScalar, epochDropoutRng, learningRate, numParam, SgdTrainer, torchUniform, type Net, type StepScalars } from './common.js';
 
 /**
  * MLP 784 -> H (ReLU, inverted dropout) -> 10. The first layer's bias is the last row of
@@ -48,7 +48,7 @@ export class MlpNet implements Net {
 
   /** Masks of each epoch come from (seed, epoch): a resumed trial draws the same ones. */
   startEpoch(epochIndex: number): void {
-    this.rng = new FastRng(deriveSeed(this.dropoutSeed, 'epoch', epochIndex));
+    this.rng = epochDropoutRng(this.dropoutSeed, epochIndex);
   }
 
   /** A fresh inverted-dropout mask [rows, H] (values 0 or 1/(1-p)), or null without dropout. */
