@@ -154,9 +154,9 @@ describe('kill -9 in the middle of an epoch, then resume from the checkpoint', (
 });
 
 describe('disk full', () => {
-  const mnt = mkdtempSync(join(tmpdir(), 'hpo-full-'));
-  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]).status === 0;
-  it('the run stops with one clear error, the database stays intact, and resumes once space is freed', { skip: mounted ? false : 'cannot mount a tmpfs here (needs root)' }, async () => {
+  it('the run stops with one clear error, the database stays intact, and resumes once space is freed', { skip: process.getuid?.() === 0 ? false : 'mounting a tmpfs needs root' }, async () => {
+    const mnt = mkdtempSync(join(tmpdir(), 'hpo-full-'));
+    assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]).status, 0, 'mount a 1 MiB tmpfs');
     try {
       const db = join(mnt, 'study.db');
       // 64 KiB checkpoints: a 1 MiB file system fills within a few trials.
@@ -182,6 +182,62 @@ describe('disk full', () => {
     } finally {
       spawnSync('umount', [mnt]);
       if (existsSync(mnt)) rmSync(mnt, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a file system that turns read-only mid-study (ext4 on a loop device, errors=remount-ro)', () => {
+  const root = process.getuid?.() === 0;
+  const tools = ['losetup', 'mkfs.ext4', 'e2fsck'].every((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0);
+  it('stops with one clear error; the database stays intact with the work of all but the last heartbeat; resume finishes it', { skip: root && tools ? false : 'needs root, losetup, mkfs.ext4 and e2fsck' }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hpo-ro-'));
+    const img = join(dir, 'fs.img');
+    const mnt = join(dir, 'mnt');
+    const sh = (cmd: string): string => {
+      const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `${cmd}: ${r.stderr}`);
+      return r.stdout.trim();
+    };
+    sh(`truncate -s 32M ${img} && mkfs.ext4 -q ${img} && mkdir ${mnt}`);
+    const dev = sh(`losetup -f --show ${img}`);
+    try {
+      sh(`mount -o errors=remount-ro ${dev} ${mnt}`);
+      const db = join(mnt, 'study.db');
+      const args = userRun(db, 40, 6, ['--heartbeat', '1']);
+      const { err, exited } = start(args, { HPO_FAULT_EPOCH_MS: '50' });
+      await until('3 completed trials', 60_000, () => dbRows<{ n: number }>(db, "SELECT count(*) AS n FROM trials WHERE state = 'completed'")[0]!.n >= 3);
+      await new Promise((r) => setTimeout(r, 2500)); // two heartbeats: their work is on disk
+      // What the kernel does on a real I/O error: ext4 aborts its journal and goes read-only.
+      sh(`echo 1 > /sys/fs/ext4/${dev.replace('/dev/', '')}/trigger_fs_error`);
+      const [code] = (await exited) as [number | null];
+      assert.notEqual(code, 0, err());
+      const errLines = err().split('\n').filter((l) => l.startsWith('hpo: '));
+      assert.equal(errLines.length, 1, err());
+      assert.match(errLines[0]!, /I\/O error|read-only/);
+      assert.doesNotMatch(err(), /\n\s+at /);
+      // Repair as an operator would: unmount, fsck, mount again.
+      sh(`umount ${mnt}`);
+      spawnSync('e2fsck', ['-fy', dev]);
+      sh(`mount -o errors=remount-ro ${dev} ${mnt}`);
+      let kept: number;
+      const conn = new Database(db, { readonly: true });
+      try {
+        assert.equal(conn.pragma('integrity_check', { simple: true }), 'ok');
+        kept = (conn.prepare("SELECT count(*) AS n FROM trials WHERE state = 'completed'").get() as { n: number }).n;
+      } finally {
+        conn.close(); // else the file system cannot be unmounted below
+      }
+      assert.ok(kept >= 1, 'work synced at a heartbeat survived');
+      const again = hpo(args, { env: { HPO_FAULT_EPOCH_MS: '5' } });
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, new RegExp(`resuming: ${kept} completed`));
+      const rows = trials(db);
+      assert.equal(rows.length, 40);
+      assert.ok(rows.every((x) => x.state === 'completed'));
+    } finally {
+      spawnSync('umount', [mnt]);
+      spawnSync('losetup', ['-d', dev]);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
