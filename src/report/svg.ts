@@ -97,7 +97,8 @@ export function legend(f: Frame, entries: readonly LegendEntry[]): string {
   const y = Math.max(12, f.top - 10);
   const parts: string[] = ['<g class="legend">'];
   for (const e of [...entries].reverse()) {
-    const w = 22 + e.label.length * 6.4;
+    // Text width estimated at 0.62 em per character (DejaVu Sans / system-ui at 11.5 px).
+    const w = 32 + e.label.length * 7.1;
     x -= w;
     const sw =
       e.shape === 'dot'

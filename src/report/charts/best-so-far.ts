@@ -2,11 +2,12 @@
  * Best validation error so far against wall-clock time (d2l's HPO figure): every finished
  * trial is a dot at the moment it finished, the line is the running minimum.
  */
-import { fmt, fmtSeconds, ms, timeAxis, type Chart } from '../chart.js';
+import { fmt, fmtSeconds, ms, sampleTrials, timeAxis, type Chart } from '../chart.js';
 import type { ReportData } from '../data.js';
 import { linearScale, niceDomain, px } from '../scale.js';
 import { axisBottom, axisLeft, emptyNotice, esc, legend, plotX, plotY, STATE_COLORS, svgOpen, type Frame } from '../svg.js';
 
+export const MAX_DOTS = 1500;
 const FRAME: Frame = { width: 900, height: 320, left: 64, right: 24, top: 30, bottom: 44 };
 
 export function bestSoFarChart(d: ReportData): Chart {
@@ -19,6 +20,7 @@ export function bestSoFarChart(d: ReportData): Chart {
   const caption =
     'Each dot is a finished trial, placed at the moment it finished (completed: its final value; pruned: its value at the rung where it stopped). ' +
     'The line is the lowest value seen so far. Time runs from the start of the first trial.';
+  const sampled = done.length > MAX_DOTS ? ` Dots: the ${Math.floor(MAX_DOTS / 4)} best and an even sample of the rest (${MAX_DOTS} of ${done.length}); the line uses all.` : '';
   const parts = [svgOpen(f, title)];
   if (done.length === 0 || starts.length === 0) {
     parts.push(emptyNotice(f, 'no finished trial yet'), '</svg>');
@@ -44,8 +46,10 @@ export function bestSoFarChart(d: ReportData): Chart {
     }
   }
   path += `H${px(plotX(f)[1])}`;
-  for (const t of done) {
-    const tip = `trial ${t.number} (${t.state}): ${fmt(t.value)} after ${t.epochs} epoch(s), finished at ${fmtSeconds((ms(t.finishedAt) - t0) / 1000)}`;
+  // The line uses every trial; dots are capped like the other per-trial charts.
+  const dots = sampleTrials(done, MAX_DOTS);
+  for (const t of dots) {
+    const tip = `trial ${t.number} (${t.state}): ${fmt(t.value)}, ${t.epochs} epoch(s), at ${fmtSeconds((ms(t.finishedAt) - t0) / 1000)}`;
     parts.push(
       `<circle class="mark" cx="${px(x.map((ms(t.finishedAt) - t0) / ta.div))}" cy="${px(y.map(t.value))}" r="3" fill="${STATE_COLORS[t.state]}" fill-opacity="0.55"><title>${esc(tip)}</title></circle>`,
     );
@@ -59,5 +63,5 @@ export function bestSoFarChart(d: ReportData): Chart {
     ]),
     '</svg>',
   );
-  return { id: 'best-so-far', title, caption, svg: parts.join('') };
+  return { id: 'best-so-far', title, caption: caption + sampled, svg: parts.join('') };
 }

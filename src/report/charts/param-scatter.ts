@@ -3,13 +3,13 @@
  * log parameters, categorical choices spread a little sideways so the dots do not hide
  * each other.
  */
-import { fmt, fmtParams, sampleTrials, type Chart } from '../chart.js';
+import { fmt, sampleTrials, type Chart } from '../chart.js';
 import type { ReportData } from '../data.js';
 import { linearScale, niceDomain, px } from '../scale.js';
 import { axisBottom, axisLeft, emptyNotice, esc, legend, STATE_COLORS, svgOpen, type Frame } from '../svg.js';
 import { isLogParam, paramScale } from './param-scale.js';
 
-export const MAX_POINTS = 2000;
+export const MAX_POINTS = 1000;
 const COLS = 3;
 const PANEL: Frame = { width: 300, height: 240, left: 58, right: 14, top: 26, bottom: 42 };
 
@@ -49,7 +49,8 @@ export function paramScatterChart(d: ReportData): Chart {
       const jitter = bandW > 0 ? (((t.number * 0.6180339887) % 1) - 0.5) * bandW * 0.6 : 0;
       const cx = x.map(v) + jitter;
       if (!Number.isFinite(cx)) continue;
-      const tip = `trial ${t.number} (${t.state}): ${fmt(t.value)} - ${fmtParams(t.params)}`;
+      // Short tooltips: the position already says the parameter, and this chart repeats per parameter.
+      const tip = `trial ${t.number} (${t.state}): ${fmt(t.value)}, ${name}=${fmt(v)}`;
       const style = t.state === 'pruned' ? `fill="none" stroke="${STATE_COLORS.pruned}"` : `fill="${STATE_COLORS.completed}" fill-opacity="0.7"`;
       parts.push(`<circle class="mark" cx="${px(cx)}" cy="${px(y.map(t.value))}" r="3" ${style}><title>${esc(tip)}</title></circle>`);
     }

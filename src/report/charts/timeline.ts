@@ -9,6 +9,9 @@ import { assignLanes } from '../lanes.js';
 import { linearScale, px } from '../scale.js';
 import { axisBottom, emptyNotice, esc, legend, STATE_COLORS, svgOpen, type Frame } from '../svg.js';
 
+/** Above this many bars, the bars carry no tooltip (the trials table has the details). */
+export const MAX_TIPS = 3000;
+
 export function timelineChart(d: ReportData): Chart {
   const title = 'Trials per worker over time';
   const now = ms(d.generatedAt);
@@ -25,9 +28,10 @@ export function timelineChart(d: ReportData): Chart {
   const caption =
     `One row per worker thread: storage records which process ran each trial and when (${processes} process${processes === 1 ? '' : 'es'} here), ` +
     'and each thread trains one trial at a time, so every trial is put in the first row of its process that is free when it starts; ' +
-    'this reproduces how many threads were busy at each moment (not which thread ran which trial). Colour: the trial\'s state.';
+    'this reproduces how many threads were busy at each moment (not which thread ran which trial). Colour: the trial\'s state.' +
+    (intervals.length > MAX_TIPS ? ` With ${intervals.length} trials the bars have no tooltips.` : '');
   const rowH = layout.rows > 60 ? 6 : layout.rows > 24 ? 10 : 20;
-  const f: Frame = { width: 900, height: Math.max(120, 34 + 44 + layout.rows * rowH), left: 150, right: 24, top: 34, bottom: 44 };
+  const f: Frame = { width: 900, height: Math.max(120, 34 + 44 + layout.rows * rowH), left: 190, right: 24, top: 34, bottom: 44 };
   const parts = [svgOpen(f, title)];
   if (intervals.length === 0) {
     parts.push(emptyNotice(f, 'no trial has started yet'), '</svg>');
@@ -42,7 +46,7 @@ export function timelineChart(d: ReportData): Chart {
   // Row labels: the process once (host and pid), then its lanes.
   for (const o of layout.owners) {
     const p = parseOwner(o.owner);
-    const name = p ? `${p.host.length > 14 ? p.host.slice(0, 13) + '…' : p.host} pid ${p.pid}` : o.owner.slice(0, 20);
+    const name = p ? `${p.host.length > 12 ? p.host.slice(0, 11) + '…' : p.host} pid ${p.pid}` : o.owner.slice(0, 20);
     const y0 = rowY(o.firstRow);
     parts.push(`<line class="sep" x1="4" x2="${f.width - f.right}" y1="${px(y0)}" y2="${px(y0)}"/>`);
     parts.push(`<text class="lane-owner" x="6" y="${px(y0 + Math.min(rowH, 14) - 2)}"><title>${esc(o.owner)}</title>${esc(name)}</text>`);
@@ -52,6 +56,8 @@ export function timelineChart(d: ReportData): Chart {
       }
     }
   }
+  // Every trial keeps its bar; tooltips only up to MAX_TIPS, so huge studies stay small files.
+  const tips = layout.placed.length <= MAX_TIPS;
   const byNumber = new Map(d.trials.map((t) => [t.number, t]));
   for (const iv of layout.placed) {
     const t = byNumber.get(iv.id)!;
@@ -60,10 +66,10 @@ export function timelineChart(d: ReportData): Chart {
     const y = rowY(iv.row) + 1.5;
     const h = rowH - 3;
     const tip =
-      `trial ${t.number} (${t.state}${t.value !== null ? `, ${fmt(t.value)}` : ''}, ${t.epochs} epoch(s)), ` +
-      `${fmtSeconds((iv.start - t0) / 1000)} to ${fmtSeconds((iv.end - t0) / 1000)}${t.error ? ` - ${t.error}` : ''}`;
+      `trial ${t.number} (${t.state}${t.value !== null ? `, ${fmt(t.value)}` : ''}, ${t.epochs} ep.), ` +
+      `${fmtSeconds((iv.start - t0) / 1000)} to ${fmtSeconds((iv.end - t0) / 1000)}${t.error ? ` - ${t.error.slice(0, 100)}` : ''}`;
     parts.push(
-      `<rect class="mark" x="${px(xa)}" y="${px(y)}" width="${px(w)}" height="${px(h)}" fill="${STATE_COLORS[t.state]}"${t.state === 'running' ? ' fill-opacity="0.55"' : ''}><title>${esc(tip)}</title></rect>`,
+      `<rect class="mark" x="${px(xa)}" y="${px(y)}" width="${px(w)}" height="${px(h)}" fill="${STATE_COLORS[t.state]}"${t.state === 'running' ? ' fill-opacity="0.55"' : ''}>${tips ? `<title>${esc(tip)}</title>` : ''}</rect>`,
     );
     const label = String(t.number);
     if (rowH >= 14 && w > label.length * 6.5 + 4) {
