@@ -11,13 +11,17 @@ import { renderReport } from './html.js';
 export function writeFileAtomic(path: string, text: string): void {
   const abs = resolve(path);
   const dir = dirname(abs);
-  mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${basename(abs)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
+    mkdirSync(dir, { recursive: true });
     writeFileSync(tmp, text);
     renameSync(tmp, abs);
   } catch (e) {
-    rmSync(tmp, { force: true });
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // the directory itself is unusable: nothing was left in it
+    }
     throw new HpoError(`cannot write the report to ${abs}: ${errorMessage(e)}`, { cause: e });
   }
 }
