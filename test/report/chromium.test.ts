@@ -4,51 +4,14 @@
  * chart drew something (or, for an empty study, that nothing broke).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { openStorage } from '../../src/storage/open.js';
 import { writeReport } from '../../src/report/write-report.js';
+import { CHARTS, CHROMIUM, drawn, dumpDom } from './chromium.js';
 import { populate } from './study-fixture.js';
-
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
-const CHARTS = ['best-so-far', 'learning-curves', 'timeline', 'parallel-coordinates', 'param-scatter'];
-
-function dumpDom(file: string): string {
-  const profile = mkdtempSync(join(tmpdir(), 'hpo-chromium-'));
-  try {
-    const r = spawnSync(
-      CHROMIUM!,
-      [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        `--user-data-dir=${profile}`,
-        '--dump-dom',
-        pathToFileURL(file).href,
-      ],
-      { encoding: 'utf8', timeout: 90_000, maxBuffer: 64 << 20 },
-    );
-    assert.equal(r.status, 0, `chromium failed: ${r.stderr.slice(-500)}`);
-    return r.stdout;
-  } finally {
-    rmSync(profile, { recursive: true, force: true });
-  }
-}
-
-/** data-drawn of each chart, from the DOM after the page's script ran. */
-function drawn(dom: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const m of dom.matchAll(/<figure data-chart="([a-z-]+)" data-drawn="(\d+)"/g)) out[m[1]!] = Number(m[2]);
-  return out;
-}
 
 describe('the report in headless Chromium', { skip: CHROMIUM === undefined && 'chromium is not installed (apt-get install chromium); CI installs it' }, () => {
   it('draws every chart of a study with completed, pruned, failed and running trials', async () => {
