@@ -41,7 +41,8 @@ export function learningCurvesChart(d: ReportData): Chart {
   }
   const settingsEpochs = d.study.settings['epochs'];
   if (typeof settingsEpochs === 'number' && Number.isFinite(settingsEpochs)) maxEpoch = Math.max(maxEpoch, settingsEpochs);
-  const x = linearScale([maxEpoch > 1 ? 1 : 0, maxEpoch], plotX(f));
+  // Half an epoch of room at each end keeps the marks at epoch 1 off the y axis.
+  const x = linearScale([0.5, maxEpoch + 0.5], plotX(f));
   const y = linearScale(niceDomain(lo, hi), plotY(f));
   parts.push(axisBottom(f, x, 'epoch', Math.min(10, maxEpoch)), axisLeft(f, y, 'validation error'));
   const [yb, yt] = plotY(f);
