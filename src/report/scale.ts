@@ -31,6 +31,17 @@ function niceStep(span: number, count: number): number {
   return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p;
 }
 
+/**
+ * A value axis: [lo, hi] with 4% of room at each end, then rounded, so the best value
+ * never sits on the axis line.
+ */
+export function valueDomain(lo: number, hi: number): [number, number] {
+  const pad = (hi - lo) * 0.04;
+  const [a, b] = niceDomain(lo - pad, hi + pad);
+  // Errors and losses are rarely negative: do not invent negative ticks by padding.
+  return [lo >= 0 && a < 0 ? 0 : a, b];
+}
+
 /** [lo, hi] widened to nice round numbers, never empty. */
 export function niceDomain(lo: number, hi: number, count = 5): [number, number] {
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [0, 1];

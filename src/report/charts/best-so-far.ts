@@ -4,7 +4,7 @@
  */
 import { fmt, fmtSeconds, ms, sampleTrials, timeAxis, type Chart } from '../chart.js';
 import type { ReportData } from '../data.js';
-import { linearScale, niceDomain, px } from '../scale.js';
+import { linearScale, valueDomain, px } from '../scale.js';
 import { axisBottom, axisLeft, emptyNotice, esc, legend, plotX, plotY, STATE_COLORS, svgOpen, type Frame } from '../svg.js';
 
 export const MAX_DOTS = 1500;
@@ -27,12 +27,11 @@ export function bestSoFarChart(d: ReportData): Chart {
     return { id: 'best-so-far', title, caption, svg: parts.join('') };
   }
   const t0 = Math.min(...starts);
-  const tEnd = Math.max(ms(d.generatedAt), ...done.map((t) => ms(t.finishedAt)));
-  const ta = timeAxis(t0, tEnd - t0);
   const xEnd = Math.max(ms(done[done.length - 1]!.finishedAt), t0 + 1);
+  const ta = timeAxis(t0, xEnd - t0);
   const x = linearScale([0, (xEnd - t0) / ta.div], plotX(f));
   const values = done.map((t) => t.value!);
-  const y = linearScale(niceDomain(Math.min(...values), Math.max(...values)), plotY(f));
+  const y = linearScale(valueDomain(Math.min(...values), Math.max(...values)), plotY(f));
   parts.push(axisBottom(f, x, `wall-clock time since the first trial started (${ta.unit})`), axisLeft(f, y, 'validation error'));
 
   let best = Infinity;

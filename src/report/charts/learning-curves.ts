@@ -5,7 +5,7 @@
  */
 import { fmt, fmtParams, sampleTrials, valueRanks, type Chart } from '../chart.js';
 import type { ReportData } from '../data.js';
-import { linearScale, niceDomain, px } from '../scale.js';
+import { linearScale, valueDomain, px } from '../scale.js';
 import { axisBottom, axisLeft, emptyNotice, esc, legend, plotX, plotY, rampColor, STATE_COLORS, svgOpen, type Frame, type LegendEntry } from '../svg.js';
 
 const FRAME: Frame = { width: 900, height: 380, left: 64, right: 24, top: 34, bottom: 44 };
@@ -43,7 +43,7 @@ export function learningCurvesChart(d: ReportData): Chart {
   if (typeof settingsEpochs === 'number' && Number.isFinite(settingsEpochs)) maxEpoch = Math.max(maxEpoch, settingsEpochs);
   // Half an epoch of room at each end keeps the marks at epoch 1 off the y axis.
   const x = linearScale([0.5, maxEpoch + 0.5], plotX(f));
-  const y = linearScale(niceDomain(lo, hi), plotY(f));
+  const y = linearScale(valueDomain(lo, hi), plotY(f));
   parts.push(axisBottom(f, x, 'epoch', Math.min(10, maxEpoch)), axisLeft(f, y, 'validation error'));
   const [yb, yt] = plotY(f);
   for (const r of d.rungs) {

@@ -5,7 +5,7 @@
  */
 import { fmt, fmtParams, sampleTrials, valueRanks, type Chart } from '../chart.js';
 import type { ReportData } from '../data.js';
-import { linearScale, niceDomain, px, type Scale } from '../scale.js';
+import { linearScale, valueDomain, px, type Scale } from '../scale.js';
 import { emptyNotice, esc, rampColor, svgOpen, type Frame } from '../svg.js';
 import { isLogParam, paramScale } from './param-scale.js';
 
@@ -32,7 +32,7 @@ export function parallelCoordinatesChart(d: ReportData): Chart {
   const yr: [number, number] = [f.height - f.bottom, f.top];
   const values = shown.map((t) => t.value!);
   const scales: Scale[] = axes.map((a) =>
-    a === '__value' ? linearScale(niceDomain(Math.min(...values), Math.max(...values)), yr) : paramScale(d.study.space[a], shown.map((t) => t.params[a]), yr),
+    a === '__value' ? linearScale(valueDomain(Math.min(...values), Math.max(...values)), yr) : paramScale(d.study.space[a], shown.map((t) => t.params[a]), yr),
   );
   const ax = (i: number): number => (axes.length > 1 ? f.left + i * step : f.width / 2);
   const ranks = valueRanks(d.trials);

@@ -5,7 +5,7 @@
  */
 import { fmt, sampleTrials, type Chart } from '../chart.js';
 import type { ReportData } from '../data.js';
-import { linearScale, niceDomain, px } from '../scale.js';
+import { linearScale, valueDomain, px } from '../scale.js';
 import { axisBottom, axisLeft, emptyNotice, esc, legend, STATE_COLORS, svgOpen, type Frame } from '../svg.js';
 import { isLogParam, paramScale } from './param-scale.js';
 
@@ -30,7 +30,7 @@ export function paramScatterChart(d: ReportData): Chart {
     return { id: 'param-scatter', title, caption, svg: parts.join('') };
   }
   const values = shown.map((t) => t.value!);
-  const yDomain = niceDomain(Math.min(...values), Math.max(...values));
+  const yDomain = valueDomain(Math.min(...values), Math.max(...values));
   const order = [...shown].sort((a, b) => (a.state === 'pruned' ? 0 : 1) - (b.state === 'pruned' ? 0 : 1));
   names.forEach((name, i) => {
     const f = PANEL;
