@@ -274,6 +274,12 @@ export async function loadFashionMnist(opts: LocateOptions & { download?: boolea
     await downloadFashionMnist(dest);
     return loadFashionMnistDir(dest, 'download');
   } catch (upstream) {
+    // Leave no empty ./data/fashion-mnist behind (it would look like a broken copy).
+    try {
+      if (readdirSync(dest).length === 0) rmSync(dest, { recursive: true });
+    } catch {
+      // nothing was created
+    }
     // Machines that reach only package registries and Debian's archive get Debian's copy.
     const debDest = resolve(cwd, DEB_CACHE_DIR);
     try {
