@@ -1,7 +1,9 @@
 /**
  * Keeps a report file current while a study runs: rewritten at most every `intervalMs`
- * after something changed, and once more at the end. A failure to write warns once and
- * never stops the study.
+ * after something changed, and once more at the end. Reading and rendering a huge study
+ * takes a while on the thread that also dispatches trials, so the gap between writes grows
+ * to ten times the last write's duration: the report never costs more than about a tenth of
+ * that thread. A failure to write warns once and never stops the study.
  */
 import { errorMessage } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
@@ -20,6 +22,7 @@ export interface LiveReportOptions {
 export class LiveReport {
   private readonly intervalMs: number;
   private lastWrite = 0;
+  private gapMs: number;
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
   private warned = false;
@@ -29,12 +32,13 @@ export class LiveReport {
 
   constructor(private readonly opts: LiveReportOptions) {
     this.intervalMs = opts.intervalMs ?? 3000;
+    this.gapMs = this.intervalMs;
   }
 
   /** Something changed: write now if the last write is old enough, else once the interval has passed. */
   changed(): void {
     if (this.closed || this.timer !== undefined) return;
-    const wait = Math.max(0, this.lastWrite + this.intervalMs - Date.now());
+    const wait = Math.max(0, this.lastWrite + this.gapMs - Date.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.write();
@@ -53,7 +57,7 @@ export class LiveReport {
   private write(): Promise<void> {
     // Writes are chained so two never race on the same temporary name or order.
     this.writing = this.writing.then(async () => {
-      this.lastWrite = Date.now();
+      const started = Date.now();
       try {
         await writeReport(this.opts.storage, this.opts.study, this.opts.path);
         this.writes++;
@@ -63,6 +67,8 @@ export class LiveReport {
           (this.opts.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`)))(`--report ${this.opts.path}: ${errorMessage(e)}`);
         }
       }
+      this.lastWrite = Date.now();
+      this.gapMs = Math.max(this.intervalMs, 10 * (this.lastWrite - started));
     });
     return this.writing;
   }

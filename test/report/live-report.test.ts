@@ -41,8 +41,12 @@ describe('report files', () => {
       for (let i = 0; i < 50; i++) live.changed(); // a burst: one more write, after the interval
       await sleep(100);
       assert.equal(live.writes, 1);
-      await sleep(500);
+      // The gap is at least 400 ms (more if writing was slow: 10x its duration).
+      const deadline = Date.now() + 10_000;
+      while (live.writes < 2 && Date.now() < deadline) await sleep(20);
       assert.equal(live.writes, 2);
+      await sleep(100);
+      assert.equal(live.writes, 2, 'the burst gave one write');
       await live.close();
       assert.equal(live.writes, 3);
       assert.ok(existsSync(out));

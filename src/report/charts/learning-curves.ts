@@ -46,14 +46,22 @@ export function learningCurvesChart(d: ReportData): Chart {
   const y = linearScale(valueDomain(lo, hi), plotY(f));
   parts.push(axisBottom(f, x, 'epoch', Math.min(10, maxEpoch)), axisLeft(f, y, 'validation error'));
   const [yb, yt] = plotY(f);
+  // Rung labels: right of their line (left of it near the right edge), one line lower when
+  // they would run into the previous label (rungs 9 and 10 of r_max 10, say).
+  let lastEnd = -Infinity;
+  let level = 0;
   for (const r of d.rungs) {
-    const xr = px(x.map(r));
+    const xr = x.map(r);
+    const label = `rung ${r}`;
+    const width = label.length * 6 + 6;
+    const leftSide = xr > plotX(f)[1] - width;
+    const start = leftSide ? xr - width : xr;
+    level = start < lastEnd ? level + 1 : 0;
+    lastEnd = start + width;
+    const y = yt + 12 + level * 13;
     parts.push(
-      `<g class="rung"><line x1="${xr}" x2="${xr}" y1="${yt}" y2="${yb}" stroke="#7a4b00" stroke-dasharray="5 4" stroke-width="1.2"/>` +
-        // Near the right edge the label goes on the left of its line.
-        (x.map(r) > plotX(f)[1] - 50
-          ? `<text x="${px(x.map(r) - 3)}" y="${yt + 12}" text-anchor="end">rung ${r}</text></g>`
-          : `<text x="${px(x.map(r) + 3)}" y="${yt + 12}">rung ${r}</text></g>`),
+      `<g class="rung"><line x1="${px(xr)}" x2="${px(xr)}" y1="${yt}" y2="${yb}" stroke="#7a4b00" stroke-dasharray="5 4" stroke-width="1.2"/>` +
+        (leftSide ? `<text x="${px(xr - 3)}" y="${y}" text-anchor="end">${label}</text></g>` : `<text x="${px(xr + 3)}" y="${y}">${label}</text></g>`),
     );
   }
   const ranks = valueRanks(d.trials);
