@@ -23,6 +23,7 @@ export { openStorage, DEFAULT_STORAGE } from './storage/open.js';
 export { writeReport } from './report/write-report.js';
 export { LiveReport } from './report/live-report.js';
 export type { LiveReportOptions } from './report/live-report.js';
+export type { DatasetSource } from './data/fashion-mnist.js';
 export type { Storage, StudyRecord, TrialRecord, TrialState, EpochReport } from './storage/storage.js';
 export { SAMPLER_NAMES } from './samplers/registry.js';
 export { SCHEDULER_NAMES } from './schedulers/registry.js';
