@@ -105,7 +105,7 @@ export function renderReport(d: ReportData): string {
   const ends = d.trials.map((t) => ms(t.finishedAt)).filter(Number.isFinite);
   const span = starts.length && ends.length ? (Math.max(...ends) - Math.min(...starts)) / 1000 : NaN;
   const settings = s.settings;
-  const sched = d.scheduler === 'fifo' ? `fifo, ${fmt(settings['epochs'])} epochs` : `${d.scheduler}, r_min ${fmt(settings['minEpochs'])}, r_max ${fmt(settings['epochs'])}, eta ${fmt(settings['eta'])}`;
+  const sched = d.scheduler === 'fifo' ? `fifo, ${fmt(settings['epochs'])} epoch${settings['epochs'] === 1 ? '' : 's'}` : `${d.scheduler}, r_min ${fmt(settings['minEpochs'])}, r_max ${fmt(settings['epochs'])}, eta ${fmt(settings['eta'])}`;
   const objective = s.model !== null ? `${s.objective} / ${s.model}` : s.objective;
   const card = (v: unknown, label: string, color?: string): string =>
     `<div class="card"${color ? ` style="border-top:3px solid ${color}"` : ''}><b>${esc(v)}</b><span>${esc(label)}</span></div>`;

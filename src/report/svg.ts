@@ -89,7 +89,7 @@ export function emptyNotice(f: Frame, message: string): string {
 export interface LegendEntry {
   readonly label: string;
   readonly color: string;
-  readonly shape: 'line' | 'dash' | 'dot' | 'box' | 'cross';
+  readonly shape: 'line' | 'dash' | 'dot' | 'ring' | 'box' | 'cross';
 }
 
 export function legend(f: Frame, entries: readonly LegendEntry[]): string {
@@ -100,16 +100,25 @@ export function legend(f: Frame, entries: readonly LegendEntry[]): string {
     // Text width estimated at 0.62 em per character (DejaVu Sans / system-ui at 11.5 px).
     const w = 32 + e.label.length * 7.1;
     x -= w;
-    const sw =
-      e.shape === 'dot'
-        ? `<circle cx="${x + 6}" cy="${y - 4}" r="4" fill="${e.color}"/>`
-        : e.shape === 'box'
-          ? `<rect x="${x}" y="${y - 9}" width="12" height="10" fill="${e.color}"/>`
-          : e.shape === 'cross'
-            ? `<path d="M${x + 2} ${y - 8}l8 8m0 -8l-8 8" stroke="${e.color}" stroke-width="2"/>`
-            : `<line x1="${x}" x2="${x + 14}" y1="${y - 4}" y2="${y - 4}" stroke="${e.color}" stroke-width="2"${e.shape === 'dash' ? ' stroke-dasharray="4 3"' : ''}/>`;
-    parts.push(sw, `<text x="${x + 18}" y="${y}">${esc(e.label)}</text>`);
+    parts.push(swatch(e, x, y), `<text x="${x + 18}" y="${y}">${esc(e.label)}</text>`);
   }
   parts.push('</g>');
   return parts.join('');
+}
+
+/** The little symbol in front of a legend label, its baseline at y. */
+function swatch(e: LegendEntry, x: number, y: number): string {
+  switch (e.shape) {
+    case 'dot':
+      return `<circle cx="${x + 6}" cy="${y - 4}" r="4" fill="${e.color}"/>`;
+    case 'ring':
+      return `<circle cx="${x + 6}" cy="${y - 4}" r="3.5" fill="none" stroke="${e.color}" stroke-width="1.3"/>`;
+    case 'box':
+      return `<rect x="${x}" y="${y - 9}" width="12" height="10" fill="${e.color}"/>`;
+    case 'cross':
+      return `<path d="M${x + 2} ${y - 8}l8 8m0 -8l-8 8" stroke="${e.color}" stroke-width="2"/>`;
+    case 'line':
+    case 'dash':
+      return `<line x1="${x}" x2="${x + 14}" y1="${y - 4}" y2="${y - 4}" stroke="${e.color}" stroke-width="2"${e.shape === 'dash' ? ' stroke-dasharray="4 3"' : ''}/>`;
+  }
 }

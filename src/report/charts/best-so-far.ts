@@ -57,8 +57,7 @@ export function bestSoFarChart(d: ReportData): Chart {
   parts.push(
     legend(f, [
       { label: 'best so far', color: '#c0392b', shape: 'line' },
-      { label: 'completed', color: STATE_COLORS.completed, shape: 'dot' },
-      { label: 'pruned', color: STATE_COLORS.pruned, shape: 'dot' },
+      ...(['completed', 'pruned'] as const).filter((s) => done.some((t) => t.state === s)).map((s) => ({ label: s, color: STATE_COLORS[s], shape: 'dot' as const })),
     ]),
     '</svg>',
   );

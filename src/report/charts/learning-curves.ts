@@ -89,11 +89,14 @@ export function learningCurvesChart(d: ReportData): Chart {
       parts.push(`<path d="M${px(lx - 3)} ${px(ly - 3)}l6 6m0 -6l-6 6" stroke="${STATE_COLORS.pruned}" stroke-width="1.3"/>`);
     }
   }
-  const entries: LegendEntry[] = [
-    { label: 'completed (best)', color: rampColor(0), shape: 'line' },
-    { label: 'completed (worst)', color: rampColor(1), shape: 'line' },
-    { label: 'pruned', color: STATE_COLORS.pruned, shape: 'cross' },
-  ];
+  const entries: LegendEntry[] = [];
+  const completed = shown.filter((t) => t.state === 'completed').length;
+  if (completed > 1) {
+    entries.push({ label: 'completed (best)', color: rampColor(0), shape: 'line' }, { label: 'completed (worst)', color: rampColor(1), shape: 'line' });
+  } else if (completed === 1) {
+    entries.push({ label: 'completed', color: rampColor(0), shape: 'line' });
+  }
+  if (shown.some((t) => t.state === 'pruned')) entries.push({ label: 'pruned', color: STATE_COLORS.pruned, shape: 'cross' });
   if (shown.some((t) => t.state === 'failed')) entries.push({ label: 'failed', color: STATE_COLORS.failed, shape: 'dash' });
   if (shown.some((t) => t.state === 'running')) entries.push({ label: 'running', color: STATE_COLORS.running, shape: 'line' });
   if (d.rungs.length) entries.push({ label: 'rung', color: '#7a4b00', shape: 'dash' });

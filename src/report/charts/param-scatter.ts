@@ -57,10 +57,10 @@ export function paramScatterChart(d: ReportData): Chart {
     parts.push('</g>');
   });
   parts.push(
-    legend({ ...outer, top: 20 }, [
-      { label: 'completed', color: STATE_COLORS.completed, shape: 'dot' },
-      { label: 'pruned', color: STATE_COLORS.pruned, shape: 'dot' },
-    ]),
+    legend(
+      { ...outer, top: 20 },
+      (['completed', 'pruned'] as const).filter((s) => shown.some((t) => t.state === s)).map((s) => ({ label: s, color: STATE_COLORS[s], shape: s === 'pruned' ? ('ring' as const) : ('dot' as const) })),
+    ),
     '</svg>',
   );
   return { id: 'param-scatter', title, caption, svg: parts.join('') };
