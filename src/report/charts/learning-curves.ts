@@ -64,7 +64,8 @@ export function learningCurvesChart(d: ReportData): Chart {
         (leftSide ? `<text x="${px(xr - 3)}" y="${y}" text-anchor="end">${label}</text></g>` : `<text x="${px(xr + 3)}" y="${y}">${label}</text></g>`),
     );
   }
-  const ranks = valueRanks(d.trials);
+  // Ranked among completed trials only: the only ones coloured by rank here.
+  const ranks = valueRanks(d.trials.filter((t) => t.state === 'completed'));
   // Draw the least interesting first so the best curves end up on top.
   const order = (s: string): number => ({ pruned: 0, failed: 1, interrupted: 2, running: 3, completed: 4 })[s] ?? 0;
   const sorted = [...shown].sort((a, b) => order(a.state) - order(b.state) || (ranks.get(b.number) ?? 1) - (ranks.get(a.number) ?? 1));
