@@ -11,6 +11,12 @@ import { populate } from './study-fixture.js';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('report files', () => {
+  it('the library exports writeReport and LiveReport by the package name', async () => {
+    const lib = (await import('tfjs-hpo')) as Record<string, unknown>;
+    assert.equal(lib['writeReport'], writeReport);
+    assert.equal(lib['LiveReport'], LiveReport);
+  });
+
   it('writeReport replaces the file atomically and leaves no temporary file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hpo-write-'));
     const storage = await openStorage(join(dir, 'study.db'));
