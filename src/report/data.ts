@@ -14,6 +14,8 @@ export interface ReportData {
   /** Rung epochs of an early-stopping scheduler; empty for fifo. */
   readonly rungs: readonly number[];
   readonly scheduler: string;
+  /** What the value is: "validation error" for the built-in objective, else "objective value". */
+  readonly valueLabel: string;
   /** When the data was read (ISO-8601 UTC): running trials are drawn up to this instant. */
   readonly generatedAt: string;
 }
@@ -52,6 +54,8 @@ export async function gatherReportData(storage: Storage, studyName: string, now:
     curves,
     rungs: studyRungs(study.settings),
     scheduler: typeof study.settings['scheduler'] === 'string' ? study.settings['scheduler'] : 'fifo',
+    // Only the built-in objective has a model, and its value is the validation error.
+    valueLabel: study.model !== null ? 'validation error' : 'objective value',
     generatedAt: now.toISOString(),
   };
 }

@@ -127,7 +127,7 @@ export function renderReport(d: ReportData): string {
       `search space: ${esc(describeSpace(d))}</p>`,
     `<div class="cards">${cards.join('')}</div>`,
     best
-      ? `<div class="best"><b>Best: trial ${best.number}</b>, validation error ${esc(fmt(best.value))} after ${best.epochs} epoch(s) · ${esc(fmtParams(best.params))}</div>`
+      ? `<div class="best"><b>Best: trial ${best.number}</b>, ${esc(d.valueLabel)} ${esc(fmt(best.value))} after ${best.epochs} epoch(s) · ${esc(fmtParams(best.params))}</div>`
       : `<div class="best">${d.trials.length === 0 ? 'No trials yet.' : 'No completed trial yet.'}</div>`,
     ...charts.map(figure),
     `<figure data-table="trials"><h2>Trials</h2><div class="tablewrap">${table.html}</div><figcaption>${esc(table.note)}</figcaption></figure>`,

@@ -42,6 +42,7 @@ export function synthetic(n: number): ReportData {
     curves,
     rungs: studyRungs({ scheduler: 'asha', epochs: 10, minEpochs: 1, eta: 3 }),
     scheduler: 'asha',
+    valueLabel: 'validation error',
     generatedAt: new Date(t0 + (n + 5) * 1000).toISOString(),
   };
 }

@@ -12,7 +12,7 @@ const FRAME: Frame = { width: 900, height: 320, left: 64, right: 24, top: 30, bo
 
 export function bestSoFarChart(d: ReportData): Chart {
   const f = FRAME;
-  const title = 'Best validation error over time';
+  const title = `Best ${d.valueLabel} over time`;
   const starts = d.trials.map((t) => ms(t.startedAt)).filter(Number.isFinite);
   const done = d.trials
     .filter((t) => t.value !== null && (t.state === 'completed' || t.state === 'pruned') && Number.isFinite(ms(t.finishedAt)))
@@ -32,7 +32,7 @@ export function bestSoFarChart(d: ReportData): Chart {
   const x = linearScale([0, (xEnd - t0) / ta.div], plotX(f));
   const values = done.map((t) => t.value!);
   const y = linearScale(valueDomain(Math.min(...values), Math.max(...values)), plotY(f));
-  parts.push(axisBottom(f, x, `wall-clock time since the first trial started (${ta.unit})`), axisLeft(f, y, 'validation error'));
+  parts.push(axisBottom(f, x, `wall-clock time since the first trial started (${ta.unit})`), axisLeft(f, y, d.valueLabel));
 
   let best = Infinity;
   let path = '';

@@ -18,7 +18,7 @@ export function learningCurvesChart(d: ReportData): Chart {
   const withCurve = d.trials.filter((t) => (d.curves.get(t.number)?.length ?? 0) > 0);
   const shown = sampleTrials(withCurve, MAX_CURVES);
   let caption =
-    'Validation error after each epoch, one line per trial. Completed trials are coloured by rank (darkest = best); ' +
+    `The ${d.valueLabel} reported after each epoch, one line per trial. Completed trials are coloured by rank (darkest = best); ` +
     'pruned trials are grey and end in a cross where the scheduler stopped them; failed trials are red, running ones green.';
   if (d.rungs.length > 0) caption += ` Dashed verticals: the ${d.scheduler} rungs (epochs ${d.rungs.join(', ')}).`;
   if (shown.length < withCurve.length) {
@@ -44,7 +44,7 @@ export function learningCurvesChart(d: ReportData): Chart {
   // Half an epoch of room at each end keeps the marks at epoch 1 off the y axis.
   const x = linearScale([0.5, maxEpoch + 0.5], plotX(f));
   const y = linearScale(valueDomain(lo, hi), plotY(f));
-  parts.push(axisBottom(f, x, 'epoch', Math.min(10, maxEpoch)), axisLeft(f, y, 'validation error'));
+  parts.push(axisBottom(f, x, 'epoch', Math.min(10, maxEpoch)), axisLeft(f, y, d.valueLabel));
   const [yb, yt] = plotY(f);
   // Rung labels: right of their line (left of it near the right edge), one line lower when
   // they would run into the previous label (rungs 9 and 10 of r_max 10, say).

@@ -17,7 +17,7 @@ export function parallelCoordinatesChart(d: ReportData): Chart {
   const withValue = d.trials.filter((t) => t.value !== null);
   const shown = sampleTrials(withValue, MAX_LINES);
   let caption =
-    'One line per trial with a value, through its hyperparameters and its validation error (last axis). ' +
+    `One line per trial with a value, through its hyperparameters and its ${d.valueLabel} (last axis). ` +
     'Colour by rank: darkest = best; pruned trials are fainter (their value is from the epoch where they stopped). ' +
     `Axes marked "log" are logarithmic.`;
   if (shown.length < withValue.length) caption += ` Showing the ${Math.floor(MAX_LINES / 4)} best and an even sample of the rest (${shown.length} of ${withValue.length}).`;
@@ -62,7 +62,7 @@ export function parallelCoordinatesChart(d: ReportData): Chart {
       parts.push(`<line x1="${px(x - 4)}" x2="${px(x)}" y1="${px(t.at)}" y2="${px(t.at)}"/><text class="halo" x="${px(x - 6)}" y="${px(t.at + 4)}" text-anchor="end">${esc(t.label)}</text>`);
     }
     const dist = d.study.space[a];
-    const label = a === '__value' ? 'validation error' : `${a}${isLogParam(dist) ? ' (log)' : ''}`;
+    const label = a === '__value' ? d.valueLabel : `${a}${isLogParam(dist) ? ' (log)' : ''}`;
     parts.push(`<text class="title" x="${px(x)}" y="${f.top - 18}" text-anchor="middle">${esc(label)}</text></g>`);
   });
   parts.push(

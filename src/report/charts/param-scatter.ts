@@ -19,7 +19,7 @@ export function paramScatterChart(d: ReportData): Chart {
   const withValue = d.trials.filter((t) => t.value !== null);
   const shown = sampleTrials(withValue, MAX_POINTS);
   let caption =
-    'Validation error of every trial with a value against each hyperparameter. Filled: completed; hollow grey: pruned (value where it stopped). ' +
+    `The ${d.valueLabel} of every trial with a value against each hyperparameter. Filled: completed; hollow grey: pruned (value where it stopped). ` +
     'Parameters sampled on a log scale have a log x axis; categorical choices are spread sideways within their column.';
   if (shown.length < withValue.length) caption += ` Showing ${shown.length} of ${withValue.length} trials (the best quarter and an even sample of the rest).`;
   const rows = Math.max(1, Math.ceil(names.length / COLS));
@@ -40,7 +40,7 @@ export function paramScatterChart(d: ReportData): Chart {
     const ox = (i % COLS) * f.width;
     const oy = outer.top + Math.floor(i / COLS) * f.height;
     parts.push(`<g transform="translate(${ox} ${oy})">`);
-    parts.push(axisBottom(f, x, `${name}${isLogParam(dist) ? ' (log scale)' : ''}`, 4), axisLeft(f, y, 'validation error', 4));
+    parts.push(axisBottom(f, x, `${name}${isLogParam(dist) ? ' (log scale)' : ''}`, 4), axisLeft(f, y, d.valueLabel, 4));
     const bandW = x.kind === 'band' ? (f.width - f.left - f.right) / Math.max(1, x.ticks().length) : 0;
     for (const t of order) {
       const v = t.params[name];
