@@ -42,6 +42,8 @@ export interface RunArgs {
 }
 
 const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+/** The events after which --report's file is out of date (trials started, reported or ended). */
+const REPORT_EVENTS: ReadonlySet<string> = new Set(['start', 'resumed', 'trial-start', 'report', 'trial-end', 'already-finished']);
 
 export function runBuilder(y: Argv): Argv<RunArgs> {
   return y
@@ -146,7 +148,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
   // Rewritten (atomically) at most every few seconds while trials progress, and at the end.
   const live = a.report === undefined ? undefined : new LiveReport({ storage: study.storage, study: s.name, path: a.report });
   const onEvent = (e: OptimizeEvent): void => {
-    if (e.type !== 'warning' && e.type !== 'setup') live?.changed();
+    if (REPORT_EVENTS.has(e.type)) live?.changed();
     switch (e.type) {
       case 'already-finished':
         process.stderr.write(`study "${s.name}" already has ${e.finished} finished trials (--trials ${a.trials}); raise --trials to continue it\n`);
