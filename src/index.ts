@@ -22,6 +22,10 @@ export type { ObjectiveFn, TrialContext, TrialCheckpoint } from './training/obje
 export { openStorage, DEFAULT_STORAGE } from './storage/open.js';
 export { RetryingStorage, DEFAULT_DB_RETRY_S } from './storage/retry.js';
 export type { RetryOptions, RetryEvent } from './storage/retry.js';
+export { writeReport } from './report/write-report.js';
+export { LiveReport } from './report/live-report.js';
+export type { LiveReportOptions } from './report/live-report.js';
+export type { DatasetSource } from './data/fashion-mnist.js';
 export type { Storage, StudyRecord, TrialRecord, TrialState, EpochReport, Checkpoint, FinishOutcome } from './storage/storage.js';
 export { SAMPLER_NAMES } from './samplers/registry.js';
 export { SCHEDULER_NAMES } from './schedulers/registry.js';
