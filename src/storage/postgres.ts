@@ -186,16 +186,16 @@ export class PostgresStorage implements Storage {
       types: TYPES as pg.CustomTypesConfig,
     };
     const pool = makePool(config, readOnly);
-    let client: pg.PoolClient;
+    let client: Checkout;
     try {
-      client = await pool.connect();
+      client = await checkout(pool);
     } catch (e) {
       await pool.end().catch(() => undefined);
       throw wrapPg(e, location, 'cannot connect');
     }
     try {
-      await migratePostgres(client, `postgres ${location}`, readOnly);
-      client.release();
+      await migratePostgres(client.c, `postgres ${location}`, readOnly);
+      client.release(false);
     } catch (e) {
       client.release(true);
       await pool.end().catch(() => undefined);
@@ -217,24 +217,25 @@ export class PostgresStorage implements Storage {
   private async tx<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     if (this.closed) throw new StorageError(`postgres ${this.location}: storage is closed`);
     for (let attempt = 1; ; attempt++) {
-      let c: pg.PoolClient;
+      let co: Checkout;
       try {
-        c = await this.pool.connect();
+        co = await checkout(this.pool);
       } catch (e) {
         throw wrapPg(e, this.location, what);
       }
+      const c = co.c;
       try {
         await c.query('BEGIN');
         const r = await fn(c);
         await c.query('COMMIT');
-        c.release();
+        co.release(false);
         return r;
       } catch (e) {
         let broken = false;
         await c.query('ROLLBACK').catch(() => {
           broken = true;
         });
-        c.release(broken);
+        co.release(broken);
         const code = (e as { code?: unknown }).code;
         if ((code === '40P01' || code === '40001') && attempt < 5) continue;
         throw wrapPg(e, this.location, what);
@@ -408,12 +409,13 @@ export class PostgresStorage implements Storage {
       );
     }
     this.readPool ??= makePool({ ...this.config, max: 1 }, true);
-    let c: pg.PoolClient;
+    let co: Checkout;
     try {
-      c = await this.readPool.connect();
+      co = await checkout(this.readPool);
     } catch (e) {
       throw wrapPg(e, this.location, 'query: cannot connect');
     }
+    const c = co.c;
     try {
       await c.query('BEGIN READ ONLY');
       const r = await c.query({ text: sql, queryMode: 'extended' } as pg.QueryConfig);
@@ -429,7 +431,7 @@ export class PostgresStorage implements Storage {
       await c.query('ROLLBACK').catch(() => {
         broken = true;
       });
-      c.release(broken);
+      co.release(broken);
     }
   }
 
@@ -438,6 +440,40 @@ export class PostgresStorage implements Storage {
     this.closed = true;
     await Promise.all([this.pool.end(), this.readPool?.end()]);
   }
+}
+
+/** A client taken from a pool, guarded while it is out (see checkout). */
+interface Checkout {
+  readonly c: pg.PoolClient;
+  /** Back to the pool, or discarded when `broken` or when its connection failed while out. */
+  release(broken: boolean): void;
+}
+
+/**
+ * Take a client out of the pool with an 'error' listener for as long as it is out. The pool
+ * listens on idle clients and pool.query on its own, but a client taken with connect() that
+ * loses its connection (a server restart) emits 'error' with nobody listening, which would
+ * crash the process. A client whose connection failed is discarded on release, never reused.
+ */
+async function checkout(pool: pg.Pool): Promise<Checkout> {
+  const c = await pool.connect();
+  let failed = false;
+  const onError = (): void => {
+    failed = true;
+  };
+  c.on('error', onError);
+  return {
+    c,
+    release(broken: boolean): void {
+      if (broken || failed) {
+        // Keep listening: a discarded client may still report its dead socket.
+        c.release(true);
+        return;
+      }
+      c.removeListener('error', onError);
+      c.release();
+    },
+  };
 }
 
 function makePool(config: pg.PoolConfig, readOnly: boolean): pg.Pool {

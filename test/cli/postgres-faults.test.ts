@@ -39,7 +39,13 @@ async function rows(url: string, study: string): Promise<Row[]> {
 }
 
 /** Start `hpo run` on the study; resolves its exit code and stderr when it ends. */
-function run(url: string, study: string, trials: number, log: string, extra: string[] = []): { done: Promise<{ code: number | null; stderr: string }>; alive: () => boolean } {
+function run(
+  url: string,
+  study: string,
+  trials: number,
+  log: string,
+  extra: string[] = [],
+): { done: Promise<{ code: number | null; stderr: string }>; alive: () => boolean; stderr: () => string } {
   const p = spawn(
     process.execPath,
     [
@@ -55,7 +61,7 @@ function run(url: string, study: string, trials: number, log: string, extra: str
     exited = true;
     return { code: code as number | null, stderr };
   });
-  return { done, alive: () => !exited };
+  return { done, alive: () => !exited, stderr: () => stderr };
 }
 
 /** Every (trial, epoch) the objective trained, in order. */
@@ -87,7 +93,7 @@ describe('PostgreSQL restarts under a running study', { skip: unavailable }, () 
     const r = run(server.url, 'restarts', N, log);
     await sleep(1500);
     for (let i = 1; i <= 10; i++) {
-      assert.ok(r.alive(), `the run ended before restart ${i}`);
+      assert.ok(r.alive(), `the run ended before restart ${i}: ${r.stderr()}`);
       server.restart();
       await sleep(600);
     }
@@ -129,7 +135,7 @@ describe('PostgreSQL restarts under a running study', { skip: unavailable }, () 
     await sleep(1500);
     server.stop();
     await sleep(30_000);
-    assert.ok(r.alive(), 'the run gave up during the outage');
+    assert.ok(r.alive(), `the run gave up during the outage: ${r.stderr()}`);
     server.start();
     const { code, stderr } = await r.done;
     assert.equal(code, 0, stderr);
