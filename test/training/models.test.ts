@@ -8,6 +8,7 @@ import { MlpNet } from '../../src/training/models/mlp.js';
 import { LeNetNet } from '../../src/training/models/lenet.js';
 import { getModel, modelNames } from '../../src/training/models/index.js';
 import type { Net, StepScalars } from '../../src/training/models/common.js';
+import { nativeOps, type NativeOps } from '../../src/training/native-ops.js';
 import { runFashionTrial } from '../../src/training/fashion-objective.js';
 import { BackendError, UsageError } from '../../src/errors.js';
 
@@ -29,7 +30,7 @@ function batch(layout: 'flat1' | 'image', rows: number): { x: tfTypes.Tensor; y:
 }
 
 function scalars(lr: number, rows: number): StepScalars {
-  return { lr: tf.scalar(lr), lrOverB: tf.scalar(lr / rows) };
+  return { lr: tf.scalar(lr), lrOverB: tf.scalar(lr / rows), rows };
 }
 
 /** Max |a - b| over all variables of two nets, after one step each. */
@@ -55,6 +56,71 @@ test('softmax: lean step equals autograd + SGD', () => {
     assert.ok(err < 1e-5, `step ${i}: max |diff| ${err}`);
   }
   tf.dispose([x, y, s.lr, s.lrOverB]);
+  a.dispose();
+  b.dispose();
+});
+
+/**
+ * The native (raw TF eager) step against autograd, on the tensorflow backend: labels as
+ * int32 class indices, as the trainer passes them.
+ */
+function nativeArgs(x: tfTypes.Tensor, y: tfTypes.Tensor2D): { ops: NativeOps; xh: number; lh: number; labels: tfTypes.Tensor } {
+  const ops = nativeOps(tf)!;
+  const labels = tf.argMax(y, 1);
+  return { ops, xh: ops.id(x), lh: ops.id(labels), labels };
+}
+
+test('native steps exist exactly on the tensorflow backend', () => {
+  assert.equal(nativeOps(tf) !== null, backend === 'tensorflow');
+});
+
+test('softmax: native step equals autograd + SGD (both gradient layouts)', { skip: !nativeOps(tf) && `no native ops on ${backend}` }, () => {
+  for (const rows of [16, 64]) {
+    const { x, y } = batch('flat1', rows);
+    const s = scalars(0.5, rows);
+    const { ops, xh, lh, labels } = nativeArgs(x, y);
+    const a = new SoftmaxNet(tf, 3);
+    const b = new SoftmaxNet(tf, 3);
+    for (let i = 0; i < 3; i++) {
+      const err = compareSteps(a, b, () => a.nativeStep(ops, xh, lh, s), () => b.autogradStep(x, y, s));
+      assert.ok(err < 1e-5, `rows ${rows} step ${i}: max |diff| ${err}`);
+    }
+    a.dispose();
+    b.dispose();
+    tf.dispose([x, y, labels, s.lr, s.lrOverB]);
+  }
+});
+
+test('mlp: native step equals autograd + SGD, with and without a fixed dropout mask', { skip: !nativeOps(tf) && `no native ops on ${backend}` }, () => {
+  const { x, y } = batch('flat1', 32);
+  const s = scalars(0.3, 32);
+  const { ops, xh, lh, labels } = nativeArgs(x, y);
+  for (const p of [0, 0.4]) {
+    const a = new MlpNet(tf, 24, p, 5);
+    const b = new MlpNet(tf, 24, p, 5);
+    const mask = a.mask(32);
+    for (let i = 0; i < 3; i++) {
+      const err = compareSteps(a, b, () => a.nativeStepMasked(ops, xh, lh, s, mask), () => b.autogradStepMasked(x, y, s, mask));
+      assert.ok(err < 1e-5, `dropout ${p} step ${i}: max |diff| ${err}`);
+    }
+    mask?.dispose();
+    a.dispose();
+    b.dispose();
+  }
+  tf.dispose([x, y, labels, s.lr, s.lrOverB]);
+});
+
+test('lenet: native step (im2col convolutions) equals autograd + SGD', { skip: !nativeOps(tf) && `no native ops on ${backend}` }, () => {
+  const { x, y } = batch('image', 8);
+  const s = scalars(0.9, 8);
+  const { ops, xh, lh, labels } = nativeArgs(x, y);
+  const a = new LeNetNet(tf, 11);
+  const b = new LeNetNet(tf, 11);
+  for (let i = 0; i < 3; i++) {
+    const err = compareSteps(a, b, () => a.nativeStep(ops, xh, lh, s), () => b.autogradStep(x, y, s));
+    assert.ok(err < 1e-5, `step ${i}: max |diff| ${err}`);
+  }
+  tf.dispose([x, y, labels, s.lr, s.lrOverB]);
   a.dispose();
   b.dispose();
 });
