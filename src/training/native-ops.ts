@@ -248,9 +248,14 @@ export class NativeOps {
       this.b.deleteTensor(old);
       return;
     }
-    const t = tf.engine().makeTensorFromTensorInfo({ dataId: this.adopt(h, v.shape, v.dtype), shape: v.shape, dtype: v.dtype });
+    const t = this.toTensor(tf, h, v.shape);
     v.assign(t);
     t.dispose();
+  }
+
+  /** Wrap a float32 handle as a tfjs tensor (tracked by the current tidy scope), taking ownership. */
+  toTensor(tf: Tf, h: Handle, shape: number[]): tfTypes.Tensor {
+    return tf.engine().makeTensorFromTensorInfo({ dataId: this.adopt(h, shape, 'float32'), shape, dtype: 'float32' });
   }
 
   private adopt(h: Handle, shape: number[], dtype: tfTypes.DataType): object {

@@ -125,6 +125,15 @@ test('lenet: native step (im2col convolutions) equals autograd + SGD', { skip: !
   b.dispose();
 });
 
+test('lenet: native logits equal the conv-kernel forward', { skip: !nativeOps(tf) && `no native ops on ${backend}` }, () => {
+  const { x, y } = batch('image', 16);
+  const net = new LeNetNet(tf, 4);
+  const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(net.logits(x), net.kernelLogits(x)))).dataSync()[0]!);
+  assert.ok(diff < 1e-5, `max |diff| ${diff}`);
+  tf.dispose([x, y]);
+  net.dispose();
+});
+
 test('mlp: lean step equals autograd + SGD, with and without a fixed dropout mask', () => {
   const { x, y } = batch('flat1', 32);
   const s = scalars(0.3, 32);
@@ -186,6 +195,15 @@ test('no tensor leaks: a full trial of every model returns numTensors to its bas
     }
   }
   const cached = tf.memory().numTensors;
+  // Native steps hold raw libtensorflow handles outside tfjs's count: every one is freed.
+  const handles = (): number => (tf.backend() as unknown as { binding?: { getNumOfTensors(): number } }).binding?.getNumOfTensors() ?? 0;
+  const before = handles();
+  for (const name of modelNames()) {
+    if (name === 'lenet' && !convGrads) continue;
+    await runFashionTrial(tf, own, name, tiny[name]!, { seed: 3, maxEpochs: 1, trainSubset: name === 'lenet' && !fastConv ? 8 : 100, report: async () => false });
+  }
+  assert.equal(handles(), before);
+  assert.equal(tf.memory().numTensors, cached);
   // A second trial reuses the cached dataset tensors and allocates nothing that survives.
   await runFashionTrial(tf, own, 'mlp', tiny['mlp']!, { seed: 2, maxEpochs: 1, report: async () => false });
   assert.equal(tf.memory().numTensors, cached);
@@ -237,6 +255,16 @@ test('lenet: lean steps fit a fixed batch (the cross-entropy falls)', { skip: !f
   for (let i = 0; i < 60; i++) tf.tidy(() => net.leanStep(x, y, s));
   const after = loss();
   assert.ok(after < before - 0.2, `loss ${before} -> ${after}`);
+  const ops = nativeOps(tf);
+  if (ops) {
+    const again = new LeNetNet(tf, 2);
+    const labels = tf.argMax(y, 1);
+    const lossOf = (n: LeNetNet): number => tf.tidy(() => tf.losses.softmaxCrossEntropy(y, n.logits(x)).dataSync()[0]!);
+    for (let i = 0; i < 60; i++) again.nativeStep(ops, ops.id(x), ops.id(labels), s);
+    assert.ok(lossOf(again) < before - 0.2, `native: loss ${before} -> ${lossOf(again)}`);
+    again.dispose();
+    labels.dispose();
+  }
   tf.dispose([x, y, s.lr, s.lrOverB]);
   net.dispose();
 });

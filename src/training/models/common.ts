@@ -220,7 +220,7 @@ export class SgdTrainer {
   trainEpoch(epochIndex: number): void {
     if (this.disposed) throw new Error('trainer is disposed');
     const lean = this.kind === 'lean';
-    const ops = lean && this.net.nativeStep && process.env['HPO_AB'] !== 'old' ? nativeOps(this.tf) : null;
+    const ops = lean && this.net.nativeStep ? nativeOps(this.tf) : null;
     if (ops) {
       this.batches.forEachNative(ops, epochIndex, (x, labels, size) => this.net.nativeStep!(ops, x, labels, this.scalarsFor(size)));
       return;

@@ -126,12 +126,7 @@ export class MlpNet implements Net {
     ops.del(d);
     ops.setVariable(this.tf, this.W2, ops.subFree(W2, gW2));
     ops.setVariable(this.tf, this.b2, ops.subFree(b2, gb2));
-    let gW1: Handle;
-    if (process.env['HPO_AB'] === 't') {
-      const gt = ops.matMul(dpre, x, true, false);
-      gW1 = ops.transpose(gt);
-      ops.del(gt);
-    } else gW1 = ops.matMul(x, dpre, true, false);
+    const gW1 = ops.matMul(x, dpre, true, false);
     ops.del(dpre);
     ops.setVariable(this.tf, this.W1, ops.subFree(W1, gW1));
   }
