@@ -47,10 +47,16 @@ export class MlpNet implements Net {
 
   /** A fresh inverted-dropout mask [rows, H] (values 0 or 1/(1-p)), or null without dropout. */
   mask(rows: number): tfTypes.Tensor2D | null {
+    const m = this.maskValues(rows);
+    return m === null ? null : this.tf.tensor2d(m, [rows, this.hidden], 'float32');
+  }
+
+  /** The next mask's values (the same stream whichever step draws them). */
+  private maskValues(rows: number): Float32Array | null {
     if (this.keepScale === null) return null;
     const m = new Float32Array(rows * this.hidden);
     this.rng.fillMask(m, this.dropout, 1 / (1 - this.dropout));
-    return this.tf.tensor2d(m, [rows, this.hidden], 'float32');
+    return m;
   }
 
   logits(x: tfTypes.Tensor): tfTypes.Tensor {
@@ -84,11 +90,12 @@ export class MlpNet implements Net {
   }
 
   nativeStep(ops: NativeOps, x: Handle, labels: Handle, s: StepScalars): void {
-    const m = this.mask(s.rows);
+    const values = this.maskValues(s.rows);
+    const m = values === null ? null : ops.upload([s.rows, this.hidden], values);
     try {
       this.nativeStepMasked(ops, x, labels, s, m);
     } finally {
-      m?.dispose();
+      if (m !== null) ops.del(m);
     }
   }
 
@@ -96,7 +103,7 @@ export class MlpNet implements Net {
    * The lean step as TF eager ops: the loss gradient from SparseSoftmaxCrossEntropyWithLogits,
    * ReluGrad(t, hd) = t * (hd > 0) in place of Sign and Mul (hd >= 0, so the same values).
    */
-  nativeStepMasked(ops: NativeOps, x: Handle, labels: Handle, s: StepScalars, mask: tfTypes.Tensor2D | null): void {
+  nativeStepMasked(ops: NativeOps, x: Handle, labels: Handle, s: StepScalars, mask: Handle | null): void {
     const W1 = ops.id(this.W1);
     const W2 = ops.id(this.W2);
     const b2 = ops.id(this.b2);
@@ -105,7 +112,7 @@ export class MlpNet implements Net {
     ops.del(a);
     let hd = h;
     if (mask !== null) {
-      hd = ops.bin('Mul', h, ops.id(mask));
+      hd = ops.bin('Mul', h, mask);
       ops.del(h);
     }
     const z0 = ops.matMul(hd, W2);
