@@ -294,7 +294,8 @@ export const lenetModel: ModelSpec = {
     }
     const T = fashionTensors(tf, data, 'image', opts.trainSubset);
     const net = new LeNetNet(tf, deriveSeed(opts.seed, 'lenet-init'));
-    // Native evaluation keeps im2col patches (25 floats per pixel): smaller chunks.
-    return new SgdTrainer(tf, T, net, B, lr, opts.seed, opts.step ?? 'lean', nativeOps(tf) ? 500 : 2000);
+    // Native evaluation keeps im2col patches (25 floats per pixel): chunks of 256 images
+    // (20 MB of patches) evaluated faster than 500 or 2000 here and kept the RSS lowest.
+    return new SgdTrainer(tf, T, net, B, lr, opts.seed, opts.step ?? 'lean', nativeOps(tf) ? 256 : 2000);
   },
 };
