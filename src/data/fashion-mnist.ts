@@ -13,6 +13,8 @@ export const FASHION_FILES = {
   testLabels: { name: 't10k-labels-idx1-ubyte', bytes: 10008, count: 10000, sha256: '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34' },
 } as const;
 type FileKey = keyof typeof FASHION_FILES;
+/** Which of the four files: trainImages, trainLabels, testImages, testLabels. */
+export type FashionFileKey = FileKey;
 const KEYS = Object.keys(FASHION_FILES) as FileKey[];
 
 /** Where the original files are published; HPO_FASHION_MNIST_URL overrides it (mirrors, tests). */
@@ -91,7 +93,10 @@ function readIdx(path: string, key: FileKey): Uint8Array {
   let raw: Buffer;
   try {
     raw = readFileSync(path);
-    if (path.endsWith('.gz')) raw = gunzipSync(raw);
+    // One output chunk of the expected size: the default 64 KiB chunks (740 of them for
+    // the training images) land in the malloc arena of the decoding thread, which keeps
+    // the freed memory resident for the life of the process.
+    if (path.endsWith('.gz')) raw = gunzipSync(raw, { chunkSize: Math.max(64 * 1024, spec.bytes + 1) });
   } catch (e) {
     throw new DatasetError(`${path} is truncated or corrupt: ${errorMessage(e)}`);
   }
@@ -117,18 +122,25 @@ function toShared(bytes: Uint8Array): SharedArrayBuffer {
   return sab;
 }
 
+/**
+ * One file of `dir`, read, decompressed, checked (size, SHA-256, header; labels in 0..9)
+ * and returned without its IDX header.
+ * @throws DatasetError naming the file when it is missing, truncated or not the published one
+ */
+export function readFashionFile(dir: string, key: FashionFileKey): Uint8Array {
+  const path = fileIn(dir, key);
+  if (path === undefined) throw new DatasetError(`${dir}: ${FASHION_FILES[key].name} is missing`);
+  const bytes = readIdx(path, key);
+  if ((key === 'trainLabels' || key === 'testLabels') && bytes.some((l) => l > 9)) {
+    throw new DatasetError(`${dir}: ${FASHION_FILES[key].name} holds labels outside 0..9`);
+  }
+  return bytes;
+}
+
 /** Decode the four files of `dir` into shared memory, checking sizes and checksums. */
 export function loadFashionMnistDir(dir: string, source: DatasetSource): SharedFashionMnist {
   const parts = {} as Record<FileKey, SharedArrayBuffer>;
-  for (const key of KEYS) {
-    const path = fileIn(dir, key);
-    if (path === undefined) throw new DatasetError(`${dir}: ${FASHION_FILES[key].name} is missing`);
-    parts[key] = toShared(readIdx(path, key));
-  }
-  for (const key of ['trainLabels', 'testLabels'] as const) {
-    const labels = new Uint8Array(parts[key]);
-    if (labels.some((l) => l > 9)) throw new DatasetError(`${dir}: ${FASHION_FILES[key].name} holds labels outside 0..9`);
-  }
+  for (const key of KEYS) parts[key] = toShared(readFashionFile(dir, key));
   return {
     ...parts,
     nTrain: FASHION_FILES.trainLabels.count,
@@ -180,9 +192,18 @@ export function notFoundMessage(cwd: string): string {
  * ./data/fashion-mnist. Then decode it into shared memory.
  */
 export async function loadFashionMnist(opts: LocateOptions & { download?: boolean } = {}): Promise<SharedFashionMnist> {
+  const found = await ensureFashionMnist(opts);
+  return loadFashionMnistDir(found.dir, found.source);
+}
+
+/**
+ * Locate the dataset (see locateFashionMnist); when none is found, download it into
+ * ./data/fashion-mnist. Returns where the four files are, without decoding them.
+ */
+export async function ensureFashionMnist(opts: LocateOptions & { download?: boolean } = {}): Promise<{ dir: string; source: DatasetSource }> {
   const cwd = opts.cwd ?? process.cwd();
   const found = locateFashionMnist(opts);
-  if (found) return loadFashionMnistDir(found.dir, found.source);
+  if (found) return found;
   if (opts.download === false) throw new DatasetError(notFoundMessage(cwd));
   const dest = resolve(cwd, 'data/fashion-mnist');
   try {
@@ -190,5 +211,5 @@ export async function loadFashionMnist(opts: LocateOptions & { download?: boolea
   } catch (e) {
     throw new DatasetError(`${notFoundMessage(cwd)} (${errorMessage(e)})`, { cause: e });
   }
-  return loadFashionMnistDir(dest, 'download');
+  return { dir: dest, source: 'download' };
 }

@@ -5,18 +5,24 @@ import { DatasetError } from '../errors.js';
 export type Tf = typeof tfTypes;
 
 /**
- * Fashion-MNIST as raw bytes. The arrays are usually views on SharedArrayBuffers shared by
- * every worker thread; nothing here writes to them.
+ * Fashion-MNIST as the trainers see it. The arrays are usually views on SharedArrayBuffers
+ * shared by every worker thread; nothing here writes to them.
  */
 export interface FashionData {
-  /** nTrain * 784 bytes, row-major 28x28 images. */
-  readonly trainImages: Uint8Array;
+  /** nTrain * 784 bytes, row-major 28x28 images. Not needed for a layout in `shared`. */
+  readonly trainImages?: Uint8Array | undefined;
   /** nTrain class indices 0..9. */
   readonly trainLabels: Uint8Array;
-  /** nTest * 784 bytes. */
-  readonly testImages: Uint8Array;
+  /** nTest * 784 bytes. Not needed for a layout in `shared`. */
+  readonly testImages?: Uint8Array | undefined;
   /** nTest class indices 0..9. */
   readonly testLabels: Uint8Array;
+  /**
+   * Float layouts built once per process ({@link buildSharedLayout}): the tensors of a
+   * layout found here are views on it (no copy on tfjs-node and cpu); other layouts are
+   * converted from the bytes in each thread.
+   */
+  readonly shared?: SharedLayouts | undefined;
 }
 
 /** Number of pixels per image. */
@@ -48,51 +54,173 @@ export interface FashionTensors {
   readonly testLabels: tfTypes.Tensor1D;
 }
 
-// tf namespace -> data -> "backend|layout|subset" -> tensors. Keyed by the namespace object
-// because tfjs and tfjs-node are separate engines with separate tensor registries; the
-// backend name is in the key because tensors belong to the backend that created them.
-const cache = new WeakMap<object, WeakMap<FashionData, Map<string, FashionTensors>>>();
-
-function check(data: FashionData): { nTrain: number; nTest: number } {
-  const nTrain = data.trainLabels.length;
-  const nTest = data.testLabels.length;
-  if (data.trainImages.length !== nTrain * PIXELS) {
-    throw new DatasetError(`training images hold ${data.trainImages.length} bytes, expected ${nTrain} x ${PIXELS}`);
-  }
-  if (data.testImages.length !== nTest * PIXELS) {
-    throw new DatasetError(`test images hold ${data.testImages.length} bytes, expected ${nTest} x ${PIXELS}`);
-  }
-  if (nTrain === 0 || nTest === 0) throw new DatasetError('the dataset is empty');
-  return { nTrain, nTest };
+/**
+ * One float32 layout of the whole dataset in shared memory: the training rows at
+ * `trainOffset`, the test rows at `testOffset` (bytes). Built once per process by
+ * {@link buildSharedLayout}; every thread wraps it without converting anything.
+ */
+export interface SharedLayout {
+  readonly layout: Layout;
+  readonly buffer: SharedArrayBuffer;
+  readonly trainOffset: number;
+  readonly testOffset: number;
+  readonly nTrain: number;
+  readonly nTest: number;
 }
 
-/** Bytes -> float32 in [0, 1], optionally with a trailing 1 per row. One pass, one copy. */
-function pixels(tf: Tf, images: Uint8Array, n: number, layout: Layout): tfTypes.Tensor {
+/** Shared float layouts by name (usually just the one the study's model reads). */
+export type SharedLayouts = { readonly [L in Layout]?: SharedLayout };
+
+/** Floats per row of a layout. */
+export function rowWidth(layout: Layout): number {
+  return layout === 'flat1' ? PIXELS + 1 : PIXELS;
+}
+
+/**
+ * Slack bytes allocated in front of a shared layout, so that its start can be moved to an
+ * address the backend accepts without copying (libtensorflow copies any buffer that is not
+ * aligned to its Eigen alignment, at most 64 bytes; see training/backend.ts).
+ */
+export const LAYOUT_ALIGN_BYTES = 64;
+
+/**
+ * Bytes -> float32 in [0, 1] (`flat1`: plus a trailing 1 per row) into `out`. One pass;
+ * the arithmetic is the same whichever path calls it, so shared and per-thread copies are
+ * bit-identical.
+ */
+function fillPixels(out: Float32Array, images: Uint8Array, n: number, layout: Layout): void {
   if (layout === 'image') {
-    const out = new Float32Array(n * PIXELS);
-    for (let i = 0; i < out.length; i++) out[i] = images[i]! / 255;
-    return tf.tensor4d(out, [n, 28, 28, 1], 'float32');
+    for (let i = 0; i < n * PIXELS; i++) out[i] = images[i]! / 255;
+    return;
   }
   const w = PIXELS + 1;
-  const out = new Float32Array(n * w);
   for (let r = 0; r < n; r++) {
     const src = r * PIXELS;
     const dst = r * w;
     for (let c = 0; c < PIXELS; c++) out[dst + c] = images[src + c]! / 255;
     out[dst + PIXELS] = 1;
   }
-  return tf.tensor2d(out, [n, w], 'float32');
+}
+
+/**
+ * Allocates one SharedArrayBuffer for `layout` of nTrain + nTest rows, not yet filled (see
+ * {@link fillSharedLayout}). Untouched pages cost no memory until they are written.
+ *
+ * @param alignOffset picks the byte offset (a multiple of 4, below
+ *   {@link LAYOUT_ALIGN_BYTES}) at which the backend reads the buffer without copying it;
+ *   called before anything is written, and free to write into the buffer. Default 0.
+ * @throws RangeError for empty sets or a bad offset
+ */
+export function allocateSharedLayout(
+  layout: Layout,
+  nTrain: number,
+  nTest: number,
+  alignOffset: (buffer: SharedArrayBuffer) => number = () => 0,
+): SharedLayout {
+  if (!Number.isSafeInteger(nTrain) || !Number.isSafeInteger(nTest) || nTrain < 1 || nTest < 1) {
+    throw new RangeError(`a shared layout needs at least one training and one test row, got ${nTrain} and ${nTest}`);
+  }
+  const w = rowWidth(layout);
+  // The test rows start a multiple of LAYOUT_ALIGN_BYTES after the training rows, so they
+  // are as aligned as the start.
+  const trainBytes = Math.ceil((nTrain * w * 4) / LAYOUT_ALIGN_BYTES) * LAYOUT_ALIGN_BYTES;
+  const buffer = new SharedArrayBuffer(LAYOUT_ALIGN_BYTES + trainBytes + nTest * w * 4);
+  const offset = alignOffset(buffer);
+  if (!Number.isInteger(offset) || offset < 0 || offset >= LAYOUT_ALIGN_BYTES || offset % 4 !== 0) {
+    throw new RangeError(`alignOffset must return a multiple of 4 in [0, ${LAYOUT_ALIGN_BYTES}), got ${offset}`);
+  }
+  return { layout, buffer, trainOffset: offset, testOffset: offset + trainBytes, nTrain, nTest };
+}
+
+/**
+ * Converts the images into an allocated layout (once per process; every thread then reads it).
+ * @throws DatasetError if the arrays do not hold the layout's nTrain / nTest images
+ */
+export function fillSharedLayout(shared: SharedLayout, trainImages: Uint8Array, testImages: Uint8Array): void {
+  if (trainImages.length !== shared.nTrain * PIXELS || testImages.length !== shared.nTest * PIXELS) {
+    throw new DatasetError(
+      `image arrays of ${trainImages.length} and ${testImages.length} bytes do not hold ${shared.nTrain} + ${shared.nTest} images of ${PIXELS} pixels`,
+    );
+  }
+  const w = rowWidth(shared.layout);
+  fillPixels(new Float32Array(shared.buffer, shared.trainOffset, shared.nTrain * w), trainImages, shared.nTrain, shared.layout);
+  fillPixels(new Float32Array(shared.buffer, shared.testOffset, shared.nTest * w), testImages, shared.nTest, shared.layout);
+}
+
+/**
+ * {@link allocateSharedLayout} and {@link fillSharedLayout} in one go, from images at hand.
+ * @throws DatasetError if the image arrays do not hold whole images
+ */
+export function buildSharedLayout(
+  trainImages: Uint8Array,
+  testImages: Uint8Array,
+  layout: Layout,
+  alignOffset?: (buffer: SharedArrayBuffer) => number,
+): SharedLayout {
+  if (trainImages.length % PIXELS !== 0 || testImages.length % PIXELS !== 0 || trainImages.length === 0 || testImages.length === 0) {
+    throw new DatasetError(`image arrays of ${trainImages.length} and ${testImages.length} bytes do not hold whole ${PIXELS}-pixel images`);
+  }
+  const shared = allocateSharedLayout(layout, trainImages.length / PIXELS, testImages.length / PIXELS, alignOffset);
+  fillSharedLayout(shared, trainImages, testImages);
+  return shared;
+}
+
+// tf namespace -> data -> "backend|layout|subset" -> tensors. Keyed by the namespace object
+// because tfjs and tfjs-node are separate engines with separate tensor registries; the
+// backend name is in the key because tensors belong to the backend that created them.
+const cache = new WeakMap<object, WeakMap<FashionData, Map<string, FashionTensors>>>();
+
+function shapeOf(layout: Layout, n: number): number[] {
+  return layout === 'image' ? [n, 28, 28, 1] : [n, PIXELS + 1];
+}
+
+/** Sizes, checked against every array the layout will be read from. */
+function check(data: FashionData, layout: Layout): { nTrain: number; nTest: number; shared: SharedLayout | undefined } {
+  const nTrain = data.trainLabels.length;
+  const nTest = data.testLabels.length;
+  if (nTrain === 0 || nTest === 0) throw new DatasetError('the dataset is empty');
+  const shared = data.shared?.[layout];
+  if (shared) {
+    if (shared.layout !== layout || shared.nTrain !== nTrain || shared.nTest !== nTest) {
+      throw new DatasetError(`shared ${shared.layout} layout holds ${shared.nTrain} + ${shared.nTest} rows, expected ${layout} with ${nTrain} + ${nTest}`);
+    }
+    return { nTrain, nTest, shared };
+  }
+  if (!data.trainImages || !data.testImages) {
+    throw new DatasetError(`no ${layout} layout was shared and the images are not available to build one`);
+  }
+  if (data.trainImages.length !== nTrain * PIXELS) {
+    throw new DatasetError(`training images hold ${data.trainImages.length} bytes, expected ${nTrain} x ${PIXELS}`);
+  }
+  if (data.testImages.length !== nTest * PIXELS) {
+    throw new DatasetError(`test images hold ${data.testImages.length} bytes, expected ${nTest} x ${PIXELS}`);
+  }
+  return { nTrain, nTest, shared: undefined };
+}
+
+/** Backend tensor over rows [0, n) of a shared layout: a view, never a conversion. */
+function sharedPixels(tf: Tf, s: SharedLayout, offset: number, n: number): tfTypes.Tensor {
+  const view = new Float32Array(s.buffer, offset, n * rowWidth(s.layout));
+  return tf.tensor(view, shapeOf(s.layout, n), 'float32');
+}
+
+/** The per-thread path: convert the bytes into a fresh Float32Array the backend takes over. */
+function copiedPixels(tf: Tf, images: Uint8Array, n: number, layout: Layout): tfTypes.Tensor {
+  const out = new Float32Array(n * rowWidth(layout));
+  fillPixels(out, images, n, layout);
+  return tf.tensor(out, shapeOf(layout, n), 'float32');
 }
 
 /**
  * The dataset as backend tensors, created once per (tf namespace, backend, data, layout,
  * trainSubset) and then reused by every trial of the worker. The training subset is the
- * first `trainSubset` images. The tensors are kept out of tf.tidy scopes; free them with
- * {@link releaseFashionTensors}.
+ * first `trainSubset` images. When `data.shared` has the layout, the pixel tensors are
+ * views on that shared memory; otherwise they are converted here. The tensors are kept
+ * out of tf.tidy scopes; free them with {@link releaseFashionTensors}.
  * @throws DatasetError if the arrays are inconsistent; RangeError for a bad subset size.
  */
 export function fashionTensors(tf: Tf, data: FashionData, layout: Layout, trainSubset?: number): FashionTensors {
-  const { nTrain: fullTrain, nTest } = check(data);
+  const { nTrain: fullTrain, nTest, shared } = check(data, layout);
   let nTrain = fullTrain;
   if (trainSubset !== undefined) {
     if (!Number.isSafeInteger(trainSubset) || trainSubset < 1) throw new RangeError(`trainSubset must be a positive integer, got ${trainSubset}`);
@@ -116,11 +244,11 @@ export function fashionTensors(tf: Tf, data: FashionData, layout: Layout, trainS
   const entry: FashionTensors = {
     nTrain,
     nTest,
-    trainX: pixels(tf, data.trainImages.subarray(0, nTrain * PIXELS), nTrain, layout),
+    trainX: shared ? sharedPixels(tf, shared, shared.trainOffset, nTrain) : copiedPixels(tf, data.trainImages!.subarray(0, nTrain * PIXELS), nTrain, layout),
     trainLabels: tf.tensor1d(trainLabelsI32, 'int32'),
     trainOneHot: tf.tensor2d(oneHot, [nTrain, 10], 'float32'),
     trainLabelBytes: data.trainLabels.subarray(0, nTrain),
-    testX: pixels(tf, data.testImages, nTest, layout),
+    testX: shared ? sharedPixels(tf, shared, shared.testOffset, nTest) : copiedPixels(tf, data.testImages!, nTest, layout),
     testLabels: tf.tensor1d(Int32Array.from(data.testLabels), 'int32'),
   };
   for (const t of tensorsOf(entry)) tf.keep(t);

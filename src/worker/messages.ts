@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { SharedFashionMnist } from '../data/fashion-mnist.js';
+import type { ThreadDataset } from '../training/shared-dataset.js';
 import type { Params } from '../space/distribution.js';
 
 /** Backend a thread should train on. */
@@ -7,8 +7,8 @@ export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
 /** Given to every thread once, at start (piscina workerData). */
 export interface ThreadInit {
-  /** Shared pixels and labels; null when the objective does not need Fashion-MNIST. */
-  readonly dataset: SharedFashionMnist | null;
+  /** Shared labels and float pixels; null when the objective does not need Fashion-MNIST. */
+  readonly dataset: ThreadDataset | null;
   readonly backend: BackendRequest;
   readonly intraOpThreads: number;
   readonly interOpThreads: number;

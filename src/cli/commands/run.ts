@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Argv } from 'yargs';
-import { loadFashionMnist, type SharedFashionMnist } from '../../data/fashion-mnist.js';
+import { ensureFashionMnist } from '../../data/fashion-mnist.js';
 import { BackendError, SpaceError, UsageError, errorMessage } from '../../errors.js';
 import { createSampler, SAMPLER_NAMES } from '../../samplers/registry.js';
 import { createScheduler, SCHEDULER_ALIASES, SCHEDULER_NAMES, schedulerName } from '../../schedulers/registry.js';
@@ -12,7 +12,8 @@ import { openStorage } from '../../storage/open.js';
 import type { StudySpec, TrialRecord, TrialState } from '../../storage/storage.js';
 import { checkCompatible, ensureStudy } from '../../study/ensure-study.js';
 import { runStudy } from '../../study/runner.js';
-import { keepNativeResident, loadBackend, type BackendName } from '../../training/backend.js';
+import { keepNativeResident, prepareBackend, type BackendName } from '../../training/backend.js';
+import { loadSharedFashion, type ThreadDataset } from '../../training/shared-dataset.js';
 import { getModel, modelNames } from '../../training/models/index.js';
 import { defaultWorkers, TrialPool } from '../../worker/pool.js';
 import { positiveInt } from '../common.js';
@@ -207,16 +208,20 @@ export async function runCommand(a: RunArgs): Promise<void> {
         return;
       }
     }
-    let dataset: SharedFashionMnist | null = null;
+    let dataset: ThreadDataset | null = null;
     let backendName: BackendName | 'auto' = a.backend as BackendName | 'auto';
     if (spec.objective === BUILTIN_OBJECTIVE) {
-      const backend = await loadBackend(backendName, threads);
+      // The main thread only coordinates: it loads the addon (to keep it resident), not tfjs.
+      const backend = await prepareBackend(backendName, threads);
       if (backend.warning) process.stderr.write(`warning: ${backend.warning}\n`);
       backendName = backend.name;
-      dataset = await loadFashionMnist({ dataDir: a['data-dir'] });
+      const raw = await ensureFashionMnist({ dataDir: a['data-dir'] });
+      // The model's float layout, once per process, in shared memory.
+      const layout = getModel(spec.model ?? 'softmax').layout;
+      dataset = await loadSharedFashion(raw.dir, layout ? [layout] : [], backend.name);
       process.stderr.write(
         `backend ${backend.name}${backend.versions.libtensorflow ? ` (libtensorflow ${backend.versions.libtensorflow})` : ''}, ` +
-          `${workers} worker thread(s), Fashion-MNIST from ${dataset.dir}\n`,
+          `${workers} worker thread(s), Fashion-MNIST from ${raw.dir}${dataset.zeroCopy ? ' (one shared copy)' : ''}\n`,
       );
     } else {
       if (backendName === 'auto' || backendName === 'tensorflow') {
