@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { DatasetError, errorMessage } from '../errors.js';
 
 /** The four standard IDX files, with the SHA-256 of their DECOMPRESSED contents (so that
@@ -135,6 +135,54 @@ export function readFashionFile(dir: string, key: FashionFileKey): Uint8Array {
     throw new DatasetError(`${dir}: ${FASHION_FILES[key].name} holds labels outside 0..9`);
   }
   return bytes;
+}
+
+/**
+ * Streams one file of `dir` through `onData` (payload bytes after the IDX header, with
+ * their offset), decompressing as it goes, so that no whole-file buffer ever exists:
+ * converting the 47 MB of training images this way leaves 64 KiB chunks behind instead
+ * of 75 MB of file and decompression buffers. The size, SHA-256 and header are checked
+ * as the bytes pass and at the end, with the same errors as {@link readFashionFile}; on
+ * an error, whatever `onData` already received must be discarded.
+ * @throws DatasetError naming the file when it is missing, truncated or not the published one
+ */
+export async function streamFashionFile(dir: string, key: FashionFileKey, onData: (bytes: Uint8Array, offset: number) => void): Promise<void> {
+  const spec = FASHION_FILES[key];
+  const path = fileIn(dir, key);
+  if (path === undefined) throw new DatasetError(`${dir}: ${spec.name} is missing`);
+  const isImages = key === 'trainImages' || key === 'testImages';
+  const headerBytes = isImages ? 16 : 8;
+  const header = Buffer.alloc(headerBytes);
+  const hash = createHash('sha256');
+  let total = 0;
+  try {
+    const file = createReadStream(path);
+    const source = path.endsWith('.gz') ? file.pipe(createGunzip()) : file;
+    file.on('error', (e) => source.destroy(e));
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      let from = 0;
+      if (total < headerBytes) {
+        from = Math.min(chunk.length, headerBytes - total);
+        chunk.copy(header, total, 0, from);
+        if (total + from === headerBytes && (header.readUInt32BE(0) !== (isImages ? 2051 : 2049) || header.readUInt32BE(4) !== spec.count)) {
+          throw new DatasetError(`${path}: bad IDX header`);
+        }
+      }
+      const payloadOffset = total + from - headerBytes;
+      total += chunk.length;
+      if (total > spec.bytes) throw new DatasetError(`${path} is truncated or corrupt: more than the expected ${spec.bytes} bytes`);
+      if (from < chunk.length) onData(chunk.subarray(from), payloadOffset);
+    }
+  } catch (e) {
+    if (e instanceof DatasetError) throw e;
+    throw new DatasetError(`${path} is truncated or corrupt: ${errorMessage(e)}`);
+  }
+  if (total !== spec.bytes) throw new DatasetError(`${path} is truncated or corrupt: ${total} bytes, expected ${spec.bytes}`);
+  const digest = hash.digest('hex');
+  if (digest !== spec.sha256) {
+    throw new DatasetError(`${path} does not match the published Fashion-MNIST (sha256 ${digest.slice(0, 12)}..., expected ${spec.sha256.slice(0, 12)}...)`);
+  }
 }
 
 /** Decode the four files of `dir` into shared memory, checking sizes and checksums. */

@@ -52,6 +52,14 @@ export interface FashionTensors {
   readonly testX: tfTypes.Tensor;
   /** int32 [nTest]. */
   readonly testLabels: tfTypes.Tensor1D;
+  /**
+   * Test rows [start, start + size) of testX, for evaluating in chunks. On a shared layout
+   * (tfjs-node, cpu) this is a tensor over the shared memory, made once per range and kept
+   * with the dataset tensors: libtensorflow 1.15's Slice copies its output (15.7 MB for
+   * 5000 flat rows), and those copies pile up in each thread's malloc arena. Otherwise it
+   * is tf.slice(testX), owned by the caller's tf.tidy. Never dispose it yourself.
+   */
+  testRows(start: number, size: number): tfTypes.Tensor;
 }
 
 /**
@@ -70,6 +78,13 @@ export interface SharedLayout {
 
 /** Shared float layouts by name (usually just the one the study's model reads). */
 export type SharedLayouts = { readonly [L in Layout]?: SharedLayout };
+
+/**
+ * Row counts that keep test chunks aligned: 16 rows of any layout are a multiple of
+ * {@link LAYOUT_ALIGN_BYTES}, so chunks of a multiple of 16 rows all start where
+ * libtensorflow reads them in place (see FashionTensors.testRows).
+ */
+export const TEST_ROW_ALIGN = 16;
 
 /** Floats per row of a layout. */
 export function rowWidth(layout: Layout): number {
@@ -148,6 +163,36 @@ export function fillSharedLayout(shared: SharedLayout, trainImages: Uint8Array, 
 }
 
 /**
+ * Converts a run of image bytes, starting at pixel `offset` of the training or test set,
+ * into an allocated layout: the streaming form of {@link fillSharedLayout} (same
+ * arithmetic, same result), for bytes that arrive in chunks as a file is decompressed.
+ * @throws RangeError when the bytes run past the set
+ */
+export function fillSharedLayoutBytes(shared: SharedLayout, set: 'train' | 'test', bytes: Uint8Array, offset: number): void {
+  const n = set === 'train' ? shared.nTrain : shared.nTest;
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset + bytes.length > n * PIXELS) {
+    throw new RangeError(`pixels [${offset}, ${offset + bytes.length}) are outside the ${n} ${set} images`);
+  }
+  const w = rowWidth(shared.layout);
+  const out = new Float32Array(shared.buffer, set === 'train' ? shared.trainOffset : shared.testOffset, n * w);
+  if (shared.layout === 'image') {
+    for (let i = 0; i < bytes.length; i++) out[offset + i] = bytes[i]! / 255;
+    return;
+  }
+  let row = Math.floor(offset / PIXELS);
+  let col = offset - row * PIXELS;
+  let dst = row * w + col;
+  for (let i = 0; i < bytes.length; i++) {
+    out[dst++] = bytes[i]! / 255;
+    if (++col === PIXELS) {
+      out[dst++] = 1;
+      col = 0;
+      row++;
+    }
+  }
+}
+
+/**
  * {@link allocateSharedLayout} and {@link fillSharedLayout} in one go, from images at hand.
  * @throws DatasetError if the image arrays do not hold whole images
  */
@@ -198,7 +243,7 @@ function check(data: FashionData, layout: Layout): { nTrain: number; nTest: numb
   return { nTrain, nTest, shared: undefined };
 }
 
-/** Backend tensor over rows [0, n) of a shared layout: a view, never a conversion. */
+/** Backend tensor over n rows of a shared layout from byte `offset`: a view, never a conversion. */
 function sharedPixels(tf: Tf, s: SharedLayout, offset: number, n: number): tfTypes.Tensor {
   const view = new Float32Array(s.buffer, offset, n * rowWidth(s.layout));
   return tf.tensor(view, shapeOf(s.layout, n), 'float32');
@@ -241,6 +286,10 @@ export function fashionTensors(tf: Tf, data: FashionData, layout: Layout, trainS
     if (l < 0 || l > 9) throw new DatasetError(`training label ${i} is ${l}, expected 0..9`);
     oneHot[i * 10 + l] = 1;
   }
+  const testX = shared ? sharedPixels(tf, shared, shared.testOffset, nTest) : copiedPixels(tf, data.testImages!, nTest, layout);
+  const rowViews = new Map<string, tfTypes.Tensor>();
+  // wasm copies every tensor into its own heap: there a view would be one more copy.
+  const views = shared !== undefined && tf.getBackend() !== 'wasm';
   const entry: FashionTensors = {
     nTrain,
     nTest,
@@ -248,16 +297,32 @@ export function fashionTensors(tf: Tf, data: FashionData, layout: Layout, trainS
     trainLabels: tf.tensor1d(trainLabelsI32, 'int32'),
     trainOneHot: tf.tensor2d(oneHot, [nTrain, 10], 'float32'),
     trainLabelBytes: data.trainLabels.subarray(0, nTrain),
-    testX: shared ? sharedPixels(tf, shared, shared.testOffset, nTest) : copiedPixels(tf, data.testImages!, nTest, layout),
+    testX,
     testLabels: tf.tensor1d(Int32Array.from(data.testLabels), 'int32'),
+    testRows(start: number, size: number): tfTypes.Tensor {
+      if (!Number.isSafeInteger(start) || !Number.isSafeInteger(size) || start < 0 || size < 1 || start + size > nTest) {
+        throw new RangeError(`test rows [${start}, ${start + size}) are outside [0, ${nTest})`);
+      }
+      // A view that does not start on an aligned address would be copied by libtensorflow
+      // and kept: slice instead (a transient copy). See TEST_ROW_ALIGN.
+      if (!views || (start * rowWidth(layout) * 4) % LAYOUT_ALIGN_BYTES !== 0) return tf.slice(testX, start, size);
+      const k = `${start}:${size}`;
+      let t = rowViews.get(k);
+      if (!t) rowViews.set(k, (t = tf.keep(sharedPixels(tf, shared, shared.testOffset + start * rowWidth(layout) * 4, size))));
+      return t;
+    },
   };
   for (const t of tensorsOf(entry)) tf.keep(t);
+  rowViewsOf.set(entry, rowViews);
   byKey.set(key, entry);
   return entry;
 }
 
+/** The test-row views each entry made (see FashionTensors.testRows), for disposal. */
+const rowViewsOf = new WeakMap<FashionTensors, Map<string, tfTypes.Tensor>>();
+
 function tensorsOf(e: FashionTensors): tfTypes.Tensor[] {
-  return [e.trainX, e.trainLabels, e.trainOneHot, e.testX, e.testLabels];
+  return [e.trainX, e.trainLabels, e.trainOneHot, e.testX, e.testLabels, ...(rowViewsOf.get(e)?.values() ?? [])];
 }
 
 /** Dispose every cached tensor of `data` on this tf namespace (all backends, layouts, subsets). */

@@ -4,10 +4,10 @@
  * uint8 images are passed on only when some layout was not built, so the process keeps a
  * single copy of the pixels (issue 8: one copy of the data per process).
  */
-import { FASHION_FILES, loadFashionMnistDir, type SharedFashionMnist } from '../data/fashion-mnist.js';
+import { FASHION_FILES, type SharedFashionMnist } from '../data/fashion-mnist.js';
 import { decodeInThread } from '../worker/decode-dataset.js';
 import { zeroCopyOffset, type BackendName } from './backend.js';
-import { allocateSharedLayout, buildSharedLayout, LAYOUT_ALIGN_BYTES, type FashionData, type Layout, type SharedLayouts } from './data.js';
+import { allocateSharedLayout, buildSharedLayout, LAYOUT_ALIGN_BYTES, PIXELS, type FashionData, type Layout, type SharedLayouts } from './data.js';
 
 /** What a pool thread gets (structured-cloned: the SharedArrayBuffers are shared, not copied). */
 export interface ThreadDataset {
@@ -58,21 +58,61 @@ export function shareFashionDataset(dataset: SharedFashionMnist, layouts: readon
   };
 }
 
+/** A dataset whose shared memory exists before its contents: see {@link allocateSharedFashion}. */
+export interface PendingFashion {
+  /** What pool threads get; its buffers are filled by {@link PendingFashion.fill}. */
+  readonly dataset: ThreadDataset;
+  /**
+   * Reads, verifies and converts the files of `dir` into the buffers (on a short-lived
+   * thread, so this process never holds the uint8 images or the decompression buffers).
+   * Nothing may train on the dataset before this resolves.
+   * @throws DatasetError when a file is missing, corrupt or not the published one
+   */
+  fill(dir: string): Promise<void>;
+}
+
 /**
- * Reads Fashion-MNIST from `dir` straight into `layouts` (see {@link shareFashionDataset}):
- * the files are decoded on a short-lived thread, so this process never holds the uint8
- * images or the decompression buffers, only the float layouts and the labels.
+ * Allocates the shared buffers of Fashion-MNIST (labels and the float `layouts`, aligned
+ * for `backend` as in {@link shareFashionDataset}) without reading anything yet, so pool
+ * threads can start warming up on them while the files are decoded.
+ *
+ * With no layouts (user-registered models without a `layout`) the uint8 images are
+ * shared instead and each thread converts them itself.
+ */
+export function allocateSharedFashion(layouts: readonly Layout[], backend: BackendName): PendingFashion {
+  const nTrain = FASHION_FILES.trainLabels.count;
+  const nTest = FASHION_FILES.testLabels.count;
+  const a = aligner(backend);
+  const built: { -readonly [L in Layout]?: SharedLayouts[L] } = {};
+  for (const layout of new Set(layouts)) built[layout] = allocateSharedLayout(layout, nTrain, nTest, a.align);
+  const images = layouts.length === 0 ? { train: new SharedArrayBuffer(nTrain * PIXELS), test: new SharedArrayBuffer(nTest * PIXELS) } : null;
+  const dataset: ThreadDataset = {
+    trainLabels: new SharedArrayBuffer(nTrain),
+    testLabels: new SharedArrayBuffer(nTest),
+    images,
+    layouts: built,
+    zeroCopy: layouts.length > 0 && a.zeroCopy(),
+  };
+  return {
+    dataset,
+    fill: (dir) =>
+      decodeInThread(dir, {
+        layouts: Object.values(built),
+        trainLabels: dataset.trainLabels,
+        testLabels: dataset.testLabels,
+        images,
+      }),
+  };
+}
+
+/**
+ * {@link allocateSharedFashion} and its fill in one step.
  * @throws DatasetError when a file is missing, corrupt or not the published one
  */
 export async function loadSharedFashion(dir: string, layouts: readonly Layout[], backend: BackendName): Promise<ThreadDataset> {
-  if (layouts.length === 0) return shareFashionDataset(loadFashionMnistDir(dir, 'flag'), [], backend);
-  const a = aligner(backend);
-  const built: { -readonly [L in Layout]?: SharedLayouts[L] } = {};
-  for (const layout of new Set(layouts)) {
-    built[layout] = allocateSharedLayout(layout, FASHION_FILES.trainLabels.count, FASHION_FILES.testLabels.count, a.align);
-  }
-  const labels = await decodeInThread(dir, Object.values(built));
-  return { ...labels, images: null, layouts: built, zeroCopy: a.zeroCopy() };
+  const pending = allocateSharedFashion(layouts, backend);
+  await pending.fill(dir);
+  return pending.dataset;
 }
 
 /** The thread-side views of a {@link ThreadDataset} (no copies). */

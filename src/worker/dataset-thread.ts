@@ -1,30 +1,39 @@
 /**
  * Entry of the short-lived thread that decodes Fashion-MNIST into the shared float
- * layouts (see worker/decode-dataset.ts). Decompressing and converting leaves about
- * 150 MB of dead buffers behind; in a thread of its own they vanish with its heap when it
- * exits instead of lingering in the main thread until some later garbage collection.
+ * layouts (see worker/decode-dataset.ts). The images are streamed (decompressed and
+ * converted in 64 KiB chunks), and whatever garbage remains vanishes with this thread's
+ * heap when it exits instead of lingering in the main thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { readFashionFile } from '../data/fashion-mnist.js';
+import { readFashionFile, streamFashionFile } from '../data/fashion-mnist.js';
 import { errorMessage } from '../errors.js';
-import { fillSharedLayout } from '../training/data.js';
+import { fillSharedLayoutBytes } from '../training/data.js';
 import type { DecodeReply, DecodeRequest } from './decode-dataset.js';
 
-function toShared(bytes: Uint8Array): SharedArrayBuffer {
-  const sab = new SharedArrayBuffer(bytes.length);
-  new Uint8Array(sab).set(bytes);
-  return sab;
+function copyInto(target: SharedArrayBuffer, bytes: Uint8Array, what: string): void {
+  if (target.byteLength !== bytes.length) throw new Error(`${what}: ${bytes.length} bytes for a buffer of ${target.byteLength}`);
+  new Uint8Array(target).set(bytes);
 }
 
 const req = workerData as DecodeRequest;
+
+async function decode(): Promise<void> {
+  copyInto(req.trainLabels, readFashionFile(req.dir, 'trainLabels'), 'training labels');
+  copyInto(req.testLabels, readFashionFile(req.dir, 'testLabels'), 'test labels');
+  // The images are converted chunk by chunk as they are decompressed.
+  for (const [key, set] of [['trainImages', 'train'], ['testImages', 'test']] as const) {
+    const raw = req.images ? new Uint8Array(req.images[set]) : undefined;
+    await streamFashionFile(req.dir, key, (bytes, offset) => {
+      for (const layout of req.layouts) fillSharedLayoutBytes(layout, set, bytes, offset);
+      raw?.set(bytes, offset);
+    });
+  }
+}
+
 let reply: DecodeReply;
 try {
-  const trainLabels = toShared(readFashionFile(req.dir, 'trainLabels'));
-  const testLabels = toShared(readFashionFile(req.dir, 'testLabels'));
-  const train = readFashionFile(req.dir, 'trainImages');
-  const test = readFashionFile(req.dir, 'testImages');
-  for (const layout of req.layouts) fillSharedLayout(layout, train, test);
-  reply = { ok: true, trainLabels, testLabels };
+  await decode();
+  reply = { ok: true };
 } catch (e) {
   reply = { ok: false, message: errorMessage(e) };
 }

@@ -30,13 +30,17 @@ function fashionData(): FashionData {
 
 /**
  * Warm-up, started as soon as the thread exists (while the main thread is still setting
- * up): load the backend, wrap the shared layouts as tensors (views, built once per thread)
- * and run one op on each, so that a trial's first step finds everything in place. A
- * failure surfaces in the first trial, which then fails with its message.
+ * up, and possibly still decoding the dataset into the shared buffers): load the backend,
+ * wrap the shared layouts as tensors (views, made once per thread) and run one op on
+ * each, so that a trial's first step finds everything in place. Views are made early only
+ * when the backend reads the memory in place; a backend that copies must wait for the
+ * first trial, when the buffers are filled. A failure surfaces in the first trial, which
+ * then fails with its message.
  */
 async function warmUp(): Promise<LoadedBackend> {
   const b = await loadThreadBackend();
   const d = fashionData();
+  if (!init.dataset?.zeroCopy || b.name !== init.backend) return b;
   for (const layout of Object.keys(d.shared ?? {}) as Layout[]) {
     const T = fashionTensors(b.tf, d, layout);
     b.tf.tidy(() => b.tf.gather(T.trainX, b.tf.tensor1d([0], 'int32')).dataSync());

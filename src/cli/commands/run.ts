@@ -13,7 +13,7 @@ import type { StudySpec, TrialRecord, TrialState } from '../../storage/storage.j
 import { checkCompatible, ensureStudy } from '../../study/ensure-study.js';
 import { runStudy } from '../../study/runner.js';
 import { keepNativeResident, prepareBackend, type BackendName } from '../../training/backend.js';
-import { loadSharedFashion, type ThreadDataset } from '../../training/shared-dataset.js';
+import { allocateSharedFashion, type ThreadDataset } from '../../training/shared-dataset.js';
 import { getModel, modelNames } from '../../training/models/index.js';
 import { defaultWorkers, TrialPool } from '../../worker/pool.js';
 import { positiveInt } from '../common.js';
@@ -208,6 +208,14 @@ export async function runCommand(a: RunArgs): Promise<void> {
         return;
       }
     }
+    const startPool = (data: ThreadDataset | null, backend: BackendName | 'auto'): TrialPool =>
+      new TrialPool({
+        workers,
+        init: { dataset: data, backend, ...threads },
+        // Synchronous successive halving parks trials at a rung; a parked trial holds a slot
+        // of its thread but no CPU, so threads must accept more than one.
+        tasksPerThread: scheduler.synchronous ? Math.max(2, a.trials) : 1,
+      });
     let dataset: ThreadDataset | null = null;
     let backendName: BackendName | 'auto' = a.backend as BackendName | 'auto';
     if (spec.objective === BUILTIN_OBJECTIVE) {
@@ -216,9 +224,13 @@ export async function runCommand(a: RunArgs): Promise<void> {
       if (backend.warning) process.stderr.write(`warning: ${backend.warning}\n`);
       backendName = backend.name;
       const raw = await ensureFashionMnist({ dataDir: a['data-dir'] });
-      // The model's float layout, once per process, in shared memory.
+      // The model's float layout, once per process, in shared memory. The threads start
+      // warming up on the buffers while a decoding thread fills them.
       const layout = getModel(spec.model ?? 'softmax').layout;
-      dataset = await loadSharedFashion(raw.dir, layout ? [layout] : [], backend.name);
+      const pending = allocateSharedFashion(layout ? [layout] : [], backend.name);
+      dataset = pending.dataset;
+      pool = startPool(dataset, backend.name);
+      await pending.fill(raw.dir);
       process.stderr.write(
         `backend ${backend.name}${backend.versions.libtensorflow ? ` (libtensorflow ${backend.versions.libtensorflow})` : ''}, ` +
           `${workers} worker thread(s), Fashion-MNIST from ${raw.dir}${dataset.zeroCopy ? ' (one shared copy)' : ''}\n`,
@@ -239,13 +251,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
         `${study.model ?? study.objective}, ${a.trials} trials, ${String(study.settings['scheduler'])} scheduler, ` +
         `${String(study.settings['epochs'])} epochs max, seed ${study.seed}\n`,
     );
-    pool = new TrialPool({
-      workers,
-      init: { dataset, backend: backendName, ...threads },
-      // Synchronous successive halving parks trials at a rung; a parked trial holds a slot
-      // of its thread but no CPU, so threads must accept more than one.
-      tasksPerThread: scheduler.synchronous ? Math.max(2, a.trials) : 1,
-    });
+    pool ??= startPool(dataset, backendName);
     const counts = await storage.stateCounts(study.id);
     const best0 = await storage.bestTrial(study.id);
     const progress = new Progress(
