@@ -10,6 +10,12 @@ export interface ThreadInit {
   /** Shared labels and float pixels; null when the objective does not need Fashion-MNIST. */
   readonly dataset: ThreadDataset | null;
   readonly backend: BackendRequest;
+  /**
+   * Built-in model the study trains, if known: threads warm up by training it for one
+   * step on a few images, so a trial's first step does not pay for first-use costs
+   * (libtensorflow kernel creation, JIT). Optional; null or absent skips that part.
+   */
+  readonly warmModel?: string | null;
   readonly intraOpThreads: number;
   readonly interOpThreads: number;
 }

@@ -42,6 +42,11 @@ export class TrialPool {
       concurrentTasksPerWorker: opts.tasksPerThread ?? 1,
       idleTimeout: 2 ** 31 - 1,
       maxQueue: 'auto',
+      // piscina's default ('sync') parks an idle thread in Atomics.wait, which freezes its
+      // event loop: the warm-up a thread starts on its own (thread.ts) would stall at its
+      // first await until the first task arrived. Trials last seconds, so the faster
+      // hand-off atomics give is worth nothing here.
+      atomics: 'disabled',
       workerData: opts.init,
     });
     // A thread that dies (process.exit in an objective, a native abort in its isolate) makes

@@ -11,6 +11,8 @@ import { fashionTensors, runFashionTrial } from '../training/fashion-objective.j
 import { loadBackend, type LoadedBackend } from '../training/backend.js';
 import type { Layout } from '../training/data.js';
 import type { ObjectiveFn, TrialContext } from '../training/objective.js';
+import { getModel } from '../training/models/index.js';
+import type { Params, SearchSpace } from '../space/distribution.js';
 import { fashionDataOf } from '../training/shared-dataset.js';
 import type { DecisionMessage, ReportMessage, ThreadInit, TrialOutcome, TrialTask } from './messages.js';
 
@@ -45,7 +47,28 @@ async function warmUp(): Promise<LoadedBackend> {
     const T = fashionTensors(b.tf, d, layout);
     b.tf.tidy(() => b.tf.gather(T.trainX, b.tf.tensor1d([0], 'int32')).dataSync());
   }
+  if (init.warmModel) {
+    // One step on WARM_ROWS images and one validation, results discarded (the buffers may
+    // still be being filled: only the first use of each kernel and code path matters).
+    const spec = getModel(init.warmModel);
+    await runFashionTrial(b.tf, d, spec.name, lowestConfig(spec.defaultSpace), {
+      seed: 0,
+      maxEpochs: 1,
+      trainSubset: WARM_ROWS,
+      report: () => Promise.resolve(true),
+    });
+  }
   return b;
+}
+
+/** Images the warm-up trial trains on: one batch of the built-in models' smallest default. */
+const WARM_ROWS = 16;
+
+/** A valid config of `space` without sampling: every range at its low end, first choices. */
+function lowestConfig(space: SearchSpace): Params {
+  const params: Params = {};
+  for (const [name, d] of Object.entries(space)) params[name] = d.type === 'categorical' ? d.choices[0]! : d.low;
+  return params;
 }
 
 let backend: Promise<LoadedBackend> | undefined = init.dataset ? warmUp() : undefined;

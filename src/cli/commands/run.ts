@@ -211,7 +211,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
     const startPool = (data: ThreadDataset | null, backend: BackendName | 'auto'): TrialPool =>
       new TrialPool({
         workers,
-        init: { dataset: data, backend, ...threads },
+        init: { dataset: data, backend, warmModel: spec.model, ...threads },
         // Synchronous successive halving parks trials at a rung; a parked trial holds a slot
         // of its thread but no CPU, so threads must accept more than one.
         tasksPerThread: scheduler.synchronous ? Math.max(2, a.trials) : 1,
