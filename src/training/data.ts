@@ -1,7 +1,12 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import { DatasetError } from '../errors.js';
 
-/** The TensorFlow.js namespace a trainer runs on (tfjs, tfjs-node or a wasm-backed tfjs). */
+/**
+ * The TensorFlow.js namespace a trainer runs on (tfjs, tfjs-node or a wasm-backed tfjs).
+ * In pool threads on tfjs-node it is tfjs-core's namespace (training/backend.ts, `lean`):
+ * trainers call `tf.*` functions only, never chained tensor methods like `x.sum()`, which
+ * only the whole tfjs bundle installs.
+ */
 export type Tf = typeof tfTypes;
 
 /**

@@ -115,6 +115,19 @@ export async function loadSharedFashion(dir: string, layouts: readonly Layout[],
   return pending.dataset;
 }
 
+/**
+ * How worker threads on `backend` hold the dataset's pixels: `shared`, one float32 copy
+ * per process that every thread reads in place (tfjs-node when libtensorflow accepts the
+ * aligned shared memory, which is probed here; cpu), or `per-thread`, each thread's own
+ * copy (wasm, or a libtensorflow that copies anyway). For `hpo info`; on tensorflow the
+ * addon must be loaded in this thread.
+ */
+export function datasetSharing(backend: BackendName): 'shared' | 'per-thread' {
+  if (backend === 'cpu') return 'shared';
+  if (backend === 'wasm') return 'per-thread';
+  return zeroCopyOffset(new SharedArrayBuffer(LAYOUT_ALIGN_BYTES + 4096), LAYOUT_ALIGN_BYTES) === undefined ? 'per-thread' : 'shared';
+}
+
 /** The thread-side views of a {@link ThreadDataset} (no copies). */
 export function fashionDataOf(d: ThreadDataset): FashionData {
   return {

@@ -75,5 +75,7 @@ describe('worker pools come and go in one process', { skip }, () => {
 
   it('a second study right after the first, with another model', async () => {
     await study('churn-b', 'mlp', 1);
+    // LeNet too: pool threads load tfjs-core alone (lean), so every model must train there.
+    await study('churn-c', 'lenet', 1);
   });
 });
