@@ -4,8 +4,10 @@ import { DatasetError } from '../errors.js';
 /**
  * The TensorFlow.js namespace a trainer runs on (tfjs, tfjs-node or a wasm-backed tfjs).
  * In pool threads on tfjs-node it is tfjs-core's namespace (training/backend.ts, `lean`):
- * trainers call `tf.*` functions only, never chained tensor methods like `x.sum()`, which
- * only the whole tfjs bundle installs.
+ * trainers call `tf.*` functions only, never chained tensor methods like `x.sum()`, and
+ * take no gradients through autograd (`tf.variableGrads`, optimizers): only the whole tfjs
+ * bundle installs those methods and registers the gradient functions. The `lean` steps
+ * need neither; `autograd` steps are for tests and benchmarks on the whole bundle.
  */
 export type Tf = typeof tfTypes;
 
