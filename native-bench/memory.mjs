@@ -127,7 +127,6 @@ async function main() {
     process.stdout.write(`thread start round ${i + 1}: fresh ${r.fresh.map((x) => x.toFixed(0)).join(', ')} ms; warm ${r.warm.map((x) => x.toFixed(0)).join(', ')} ms; set-up ${r.setupMs.toFixed(0)} ms, decode ${r.decodeMs.toFixed(0)} ms\n`);
   }
 
-  const first = mem[0];
   const rows = mem.map((m, i) => {
     const perWorker = i === 0 ? '' : `${((m.kb - mem[i - 1].kb) / 1024 / (m.w - mem[i - 1].w)).toFixed(0)} MiB`;
     return `| ${m.w} | ${m.kb} | ${(m.kb / 1024).toFixed(0)} MiB | ${perWorker} | ${m.secs.toFixed(1)} |`;
@@ -141,7 +140,7 @@ Peak RSS of the whole process for the book study: \`/usr/bin/time -v node dist/s
 Dataset tensors: ${starts[0]?.zeroCopy ? 'one shared float32 copy per process, read in place by every thread (zero-copy)' : 'converted per thread (this backend copies)'}.
 Command: \`npm run build && node native-bench/memory.mjs --workers ${workerCounts.join(',')} --trials ${trials} --epochs ${epochs} --rounds ${rounds}\`
 
-| workers | peak RSS (kB) | | per added worker | wall time (s) |
+| workers | peak RSS (kB) | peak RSS | per added worker | wall time (s) |
 |---:|---:|---:|---:|---:|
 ${rows.join('\n')}
 
@@ -150,7 +149,6 @@ Targets: 2 workers at most 500000 kB; at most 80 MB per added worker. Before (is
 Thread start, ${rounds} fresh processes x 2 threads (softmax, one training step on 16 images, then validation on the 10k test images and its report): from a trial's dispatch to its first report, median ${median(fresh).toFixed(0)} ms (max ${Math.max(...fresh).toFixed(0)} ms) on a fresh thread, ${median(warm).toFixed(0)} ms (max ${Math.max(...warm).toFixed(0)} ms) on a warm one. The first report comes after the first step, so dispatch -> first step is at most these figures (target 0.3 s). Set-up before the pool started (addon, dataset buffers) ${median(starts.map((s) => s.setupMs)).toFixed(0)} ms; decoding while the threads warmed up ${median(starts.map((s) => s.decodeMs)).toFixed(0)} ms.
 `;
   writeSection('Memory and thread start', body);
-  void first;
 }
 
 if (process.argv[2] === '--child-thread-start') await threadStartChild(Number(process.argv[3] ?? 2));
