@@ -218,7 +218,7 @@ export class Study {
     if (objective === BUILTIN_OBJECTIVE) {
       // The main thread only coordinates: it loads the addon (resident for the threads),
       // not tfjs. The model's float layout exists once per process, in shared memory; the
-      // pool's threads warm up on it while a short-lived thread decodes the files into it.
+      // pool's threads warm up on it while the files are streamed into it.
       const prepared = await prepareBackend(backendRequest, threads);
       if (prepared.warning) emit({ type: 'warning', message: prepared.warning });
       const found = await ensureFashionMnist({ dataDir });

@@ -4,10 +4,10 @@
  * uint8 images are passed on only when some layout was not built, so the process keeps a
  * single copy of the pixels (issue 8: one copy of the data per process).
  */
-import { FASHION_FILES, type SharedFashionMnist } from '../data/fashion-mnist.js';
-import { decodeInThread } from '../worker/decode-dataset.js';
+import { FASHION_FILES, readFashionFile, streamFashionFile, type SharedFashionMnist } from '../data/fashion-mnist.js';
+import { DatasetError } from '../errors.js';
 import { zeroCopyOffset, type BackendName } from './backend.js';
-import { allocateSharedLayout, buildSharedLayout, LAYOUT_ALIGN_BYTES, PIXELS, type FashionData, type Layout, type SharedLayouts } from './data.js';
+import { allocateSharedLayout, buildSharedLayout, fillSharedLayoutBytes, LAYOUT_ALIGN_BYTES, PIXELS, type FashionData, type Layout, type SharedLayout, type SharedLayouts } from './data.js';
 
 /** What a pool thread gets (structured-cloned: the SharedArrayBuffers are shared, not copied). */
 export interface ThreadDataset {
@@ -63,8 +63,8 @@ export interface PendingFashion {
   /** What pool threads get; its buffers are filled by {@link PendingFashion.fill}. */
   readonly dataset: ThreadDataset;
   /**
-   * Reads, verifies and converts the files of `dir` into the buffers (on a short-lived
-   * thread, so this process never holds the uint8 images or the decompression buffers).
+   * Reads, verifies and converts the files of `dir` into the buffers, streaming them, so
+   * this process never holds the uint8 images or whole decompression buffers.
    * Nothing may train on the dataset before this resolves.
    * @throws DatasetError when a file is missing, corrupt or not the published one
    */
@@ -96,7 +96,7 @@ export function allocateSharedFashion(layouts: readonly Layout[], backend: Backe
   return {
     dataset,
     fill: (dir) =>
-      decodeInThread(dir, {
+      decodeInto(dir, {
         layouts: Object.values(built),
         trainLabels: dataset.trainLabels,
         testLabels: dataset.testLabels,
@@ -137,4 +137,35 @@ export function fashionDataOf(d: ThreadDataset): FashionData {
     testImages: d.images ? new Uint8Array(d.images.test) : undefined,
     shared: d.layouts,
   };
+}
+
+/** Where {@link decodeInto} writes: buffers allocated (and aligned) beforehand. */
+interface DecodeTargets {
+  readonly layouts: readonly SharedLayout[];
+  readonly trainLabels: SharedArrayBuffer;
+  readonly testLabels: SharedArrayBuffer;
+  /** Buffers for the uint8 images, when threads convert them themselves. */
+  readonly images: { readonly train: SharedArrayBuffer; readonly test: SharedArrayBuffer } | null;
+}
+
+/**
+ * Reads, verifies and converts the files of `dir` into `targets`. The images are streamed
+ * (decompressed and converted in 64 KiB chunks), so no whole-file buffer exists at any
+ * point; the small chunks die young and are collected at once. (Decoding on a thread of
+ * its own was tried: its malloc arena kept 10-25 MB resident for the rest of the run.)
+ */
+async function decodeInto(dir: string, targets: DecodeTargets): Promise<void> {
+  const copyInto = (target: SharedArrayBuffer, bytes: Uint8Array, what: string): void => {
+    if (target.byteLength !== bytes.length) throw new DatasetError(`${dir}: ${what} hold ${bytes.length} bytes, expected ${target.byteLength}`);
+    new Uint8Array(target).set(bytes);
+  };
+  copyInto(targets.trainLabels, readFashionFile(dir, 'trainLabels'), 'training labels');
+  copyInto(targets.testLabels, readFashionFile(dir, 'testLabels'), 'test labels');
+  for (const [key, set] of [['trainImages', 'train'], ['testImages', 'test']] as const) {
+    const raw = targets.images ? new Uint8Array(targets.images[set]) : undefined;
+    await streamFashionFile(dir, key, (bytes, offset) => {
+      for (const layout of targets.layouts) fillSharedLayoutBytes(layout, set, bytes, offset);
+      raw?.set(bytes, offset);
+    });
+  }
 }

@@ -130,7 +130,7 @@ test('shareFashionDataset reports whether the backend reads the layout in place'
 
 const haveFashion = existsSync(DEBIAN_DIR);
 
-test('decoding on a thread (streamed) gives the same layout as decoding the whole files', { skip: !haveFashion && 'needs dataset-fashion-mnist' }, async () => {
+test('streamed decoding gives the same layout as decoding the whole files', { skip: !haveFashion && 'needs dataset-fashion-mnist' }, async () => {
   const whole = loadFashionMnistDir(DEBIAN_DIR, 'debian');
   const streamed = await loadSharedFashion(DEBIAN_DIR, ['flat1', 'image'], native ? 'tensorflow' : 'cpu');
   assert.equal(streamed.images, null);
@@ -145,7 +145,7 @@ test('decoding on a thread (streamed) gives the same layout as decoding the whol
   }
 });
 
-test('a corrupt file fails the threaded decode with one DatasetError line', { skip: !haveFashion && 'needs dataset-fashion-mnist' }, async () => {
+test('a corrupt file fails the streamed decode with one DatasetError line', { skip: !haveFashion && 'needs dataset-fashion-mnist' }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hpo-decode-'));
   for (const f of ['train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']) {
     writeFileSync(join(dir, f), readFileSync(join(DEBIAN_DIR, f)));
