@@ -4,6 +4,7 @@
  * MessagePort; the main thread stores them before it answers, so a report is never lost.
  */
 import { pathToFileURL } from 'node:url';
+import { threadId } from 'node:worker_threads';
 import { workerData } from 'piscina';
 import { TrialError } from '../errors.js';
 import type { FashionData } from '../training/fashion-objective.js';
@@ -14,7 +15,7 @@ import { createTrialContext, objectiveExport, type ObjectiveFn } from '../traini
 import { getModel } from '../training/models/index.js';
 import type { Params, SearchSpace } from '../space/distribution.js';
 import { fashionDataOf } from '../training/shared-dataset.js';
-import type { DecisionMessage, ReportMessage, ThreadInit, TrialOutcome, TrialTask } from './messages.js';
+import type { MainMessage, ThreadInit, ThreadMessage, TrialOutcome, TrialTask } from './messages.js';
 
 const init = workerData as ThreadInit;
 // Built-in objectives train with tfjs-core and the native kernels only (lean): the tfjs
@@ -91,8 +92,18 @@ async function userObjective(path: string): Promise<ObjectiveFn> {
 
 export default async function runTrial(task: TrialTask): Promise<TrialOutcome> {
   const { port } = task;
+  const send = (m: ThreadMessage): void => port.postMessage(m);
+  // First, so the main thread can stop this thread if the trial overruns its time limit.
+  send({ type: 'started', threadId });
   let waiting: ((stop: boolean) => void) | undefined;
-  port.on('message', (m: DecisionMessage) => {
+  let saving: ((ok: boolean) => void) | undefined;
+  port.on('message', (m: MainMessage) => {
+    if (m.type === 'checkpoint-saved') {
+      const s = saving;
+      saving = undefined;
+      s?.(m.ok);
+      return;
+    }
     const w = waiting;
     waiting = undefined;
     w?.(m.stop);
@@ -102,8 +113,12 @@ export default async function runTrial(task: TrialTask): Promise<TrialOutcome> {
     (epoch, value) =>
       new Promise<boolean>((resolve) => {
         waiting = resolve;
-        const msg: ReportMessage = { type: 'report', epoch, value };
-        port.postMessage(msg);
+        send({ type: 'report', epoch, value });
+      }),
+    (epoch, data) =>
+      new Promise<boolean>((resolve) => {
+        saving = resolve;
+        send({ type: 'checkpoint', epoch, data });
       }),
   );
   try {
@@ -114,6 +129,8 @@ export default async function runTrial(task: TrialTask): Promise<TrialOutcome> {
         maxEpochs: task.maxEpochs,
         trainSubset: typeof task.settings['trainSubset'] === 'number' ? task.settings['trainSubset'] : undefined,
         report: ctx.report,
+        resume: task.resume,
+        checkpoint: (_epoch, data) => ctx.checkpoint(data),
       });
       return { value, backend: b.name };
     }
