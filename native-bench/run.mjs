@@ -11,6 +11,7 @@ const SCRIPTS = {
   steps: ['steps.mjs', '--threads', '1', '--rounds', '2'],
   throughput: ['throughput.mjs'],
   storage: ['storage.mjs'],
+  memory: ['memory.mjs', '--workers', '1,2,4,8', '--rounds', '3'],
   asha: ['asha-vs-fifo.mjs', '--model', 'mlp', '--trials', '32', '--max-epochs', '10', '--min-epochs', '1', '--eta', '2', '--seed', '1'],
 };
 const args = process.argv.slice(2);

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { gunzipSync } from 'node:zlib';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { DatasetError, errorMessage } from '../errors.js';
 
 /** The four standard IDX files, with the SHA-256 of their DECOMPRESSED contents (so that
@@ -15,6 +15,8 @@ export const FASHION_FILES = {
   testLabels: { name: 't10k-labels-idx1-ubyte', bytes: 10008, count: 10000, sha256: '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34' },
 } as const;
 type FileKey = keyof typeof FASHION_FILES;
+/** Which of the four files: trainImages, trainLabels, testImages, testLabels. */
+export type FashionFileKey = FileKey;
 const KEYS = Object.keys(FASHION_FILES) as FileKey[];
 
 /** Where the original files are published; HPO_FASHION_MNIST_URL overrides it (mirrors, tests). */
@@ -116,7 +118,10 @@ function readIdx(path: string, key: FileKey): Uint8Array {
   let raw: Buffer;
   try {
     raw = readFileSync(path);
-    if (path.endsWith('.gz')) raw = gunzipSync(raw);
+    // One output chunk of the expected size: the default 64 KiB chunks (740 of them for
+    // the training images) land in the malloc arena of the decoding thread, which keeps
+    // the freed memory resident for the life of the process.
+    if (path.endsWith('.gz')) raw = gunzipSync(raw, { chunkSize: Math.max(64 * 1024, spec.bytes + 1) });
   } catch (e) {
     throw new DatasetError(`${path} is truncated or corrupt: ${errorMessage(e)}`);
   }
@@ -142,18 +147,73 @@ function toShared(bytes: Uint8Array): SharedArrayBuffer {
   return sab;
 }
 
+/**
+ * One file of `dir`, read, decompressed, checked (size, SHA-256, header; labels in 0..9)
+ * and returned without its IDX header.
+ * @throws DatasetError naming the file when it is missing, truncated or not the published one
+ */
+export function readFashionFile(dir: string, key: FashionFileKey): Uint8Array {
+  const path = fileIn(dir, key);
+  if (path === undefined) throw new DatasetError(`${dir}: ${FASHION_FILES[key].name} is missing`);
+  const bytes = readIdx(path, key);
+  if ((key === 'trainLabels' || key === 'testLabels') && bytes.some((l) => l > 9)) {
+    throw new DatasetError(`${dir}: ${FASHION_FILES[key].name} holds labels outside 0..9`);
+  }
+  return bytes;
+}
+
+/**
+ * Streams one file of `dir` through `onData` (payload bytes after the IDX header, with
+ * their offset), decompressing as it goes, so that no whole-file buffer ever exists:
+ * converting the 47 MB of training images this way leaves 64 KiB chunks behind instead
+ * of 75 MB of file and decompression buffers. The size, SHA-256 and header are checked
+ * as the bytes pass and at the end, with the same errors as {@link readFashionFile}; on
+ * an error, whatever `onData` already received must be discarded.
+ * @throws DatasetError naming the file when it is missing, truncated or not the published one
+ */
+export async function streamFashionFile(dir: string, key: FashionFileKey, onData: (bytes: Uint8Array, offset: number) => void): Promise<void> {
+  const spec = FASHION_FILES[key];
+  const path = fileIn(dir, key);
+  if (path === undefined) throw new DatasetError(`${dir}: ${spec.name} is missing`);
+  const isImages = key === 'trainImages' || key === 'testImages';
+  const headerBytes = isImages ? 16 : 8;
+  const header = Buffer.alloc(headerBytes);
+  const hash = createHash('sha256');
+  let total = 0;
+  try {
+    const file = createReadStream(path);
+    const source = path.endsWith('.gz') ? file.pipe(createGunzip()) : file;
+    file.on('error', (e) => source.destroy(e));
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      let from = 0;
+      if (total < headerBytes) {
+        from = Math.min(chunk.length, headerBytes - total);
+        chunk.copy(header, total, 0, from);
+        if (total + from === headerBytes && (header.readUInt32BE(0) !== (isImages ? 2051 : 2049) || header.readUInt32BE(4) !== spec.count)) {
+          throw new DatasetError(`${path}: bad IDX header`);
+        }
+      }
+      const payloadOffset = total + from - headerBytes;
+      total += chunk.length;
+      if (total > spec.bytes) throw new DatasetError(`${path} is truncated or corrupt: more than the expected ${spec.bytes} bytes`);
+      if (from < chunk.length) onData(chunk.subarray(from), payloadOffset);
+    }
+  } catch (e) {
+    if (e instanceof DatasetError) throw e;
+    throw new DatasetError(`${path} is truncated or corrupt: ${errorMessage(e)}`);
+  }
+  if (total !== spec.bytes) throw new DatasetError(`${path} is truncated or corrupt: ${total} bytes, expected ${spec.bytes}`);
+  const digest = hash.digest('hex');
+  if (digest !== spec.sha256) {
+    throw new DatasetError(`${path} does not match the published Fashion-MNIST (sha256 ${digest.slice(0, 12)}..., expected ${spec.sha256.slice(0, 12)}...)`);
+  }
+}
+
 /** Decode the four files of `dir` into shared memory, checking sizes and checksums. */
 export function loadFashionMnistDir(dir: string, source: DatasetSource): SharedFashionMnist {
   const parts = {} as Record<FileKey, SharedArrayBuffer>;
-  for (const key of KEYS) {
-    const path = fileIn(dir, key);
-    if (path === undefined) throw new DatasetError(`${dir}: ${FASHION_FILES[key].name} is missing`);
-    parts[key] = toShared(readIdx(path, key));
-  }
-  for (const key of ['trainLabels', 'testLabels'] as const) {
-    const labels = new Uint8Array(parts[key]);
-    if (labels.some((l) => l > 9)) throw new DatasetError(`${dir}: ${FASHION_FILES[key].name} holds labels outside 0..9`);
-  }
+  for (const key of KEYS) parts[key] = toShared(readFashionFile(dir, key));
   return {
     ...parts,
     nTrain: FASHION_FILES.trainLabels.count,
@@ -265,14 +325,24 @@ export function notFoundMessage(cwd: string): string {
  * ./data/fashion-mnist-deb. Then decode it into shared memory; `source` says which.
  */
 export async function loadFashionMnist(opts: LocateOptions & { download?: boolean } = {}): Promise<SharedFashionMnist> {
+  const found = await ensureFashionMnist(opts);
+  return loadFashionMnistDir(found.dir, found.source);
+}
+
+/**
+ * Locate the dataset (see locateFashionMnist); when none is found, download it into
+ * ./data/fashion-mnist, or if that fails fetch Debian's package into
+ * ./data/fashion-mnist-deb. Returns where the four files are, without decoding them.
+ */
+export async function ensureFashionMnist(opts: LocateOptions & { download?: boolean } = {}): Promise<{ dir: string; source: DatasetSource }> {
   const cwd = opts.cwd ?? process.cwd();
   const found = locateFashionMnist(opts);
-  if (found) return loadFashionMnistDir(found.dir, found.source);
+  if (found) return found;
   if (opts.download === false) throw new DatasetError(notFoundMessage(cwd));
   const dest = resolve(cwd, 'data/fashion-mnist');
   try {
-    await downloadFashionMnist(dest);
-    return loadFashionMnistDir(dest, 'download');
+    await downloadFashionMnist(dest); // verifies every file before moving it into place
+    return { dir: dest, source: 'download' };
   } catch (upstream) {
     // Leave no empty ./data/fashion-mnist behind (it would look like a broken copy).
     try {
@@ -287,6 +357,6 @@ export async function loadFashionMnist(opts: LocateOptions & { download?: boolea
     } catch (apt) {
       throw new DatasetError(`${notFoundMessage(cwd)} (${errorMessage(upstream)}; ${errorMessage(apt)})`, { cause: apt });
     }
-    return loadFashionMnistDir(debDest, 'debian-package');
+    return { dir: debDest, source: 'debian-package' };
   }
 }

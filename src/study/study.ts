@@ -5,13 +5,15 @@
  * is wired here.
  */
 import { pathToFileURL } from 'node:url';
-import { loadFashionMnist, type DatasetSource, type SharedFashionMnist } from '../data/fashion-mnist.js';
+import { ensureFashionMnist, type DatasetSource } from '../data/fashion-mnist.js';
 import { BackendError, UsageError, errorMessage } from '../errors.js';
 import { createSampler } from '../samplers/registry.js';
 import { DEFAULT_STORAGE, openStorage } from '../storage/open.js';
 import { DEFAULT_DB_RETRY_S, RetryingStorage } from '../storage/retry.js';
 import type { EpochReport, Storage, StudyRecord, TrialRecord, TrialState } from '../storage/storage.js';
-import { keepNativeResident, loadBackend, type BackendName } from '../training/backend.js';
+import { keepNativeResident, prepareBackend, type BackendName } from '../training/backend.js';
+import { getModel } from '../training/models/index.js';
+import { allocateSharedFashion } from '../training/shared-dataset.js';
 import { objectiveExport, type ObjectiveFn } from '../training/objective.js';
 import type { BackendRequest } from '../worker/messages.js';
 import { defaultWorkers, TrialPool } from '../worker/pool.js';
@@ -269,45 +271,48 @@ export class Study {
     emit: (e: OptimizeEvent) => void,
     limits: { trialTimeout: number | undefined; workerMemoryMb: number | undefined },
   ): Promise<TrialExecutor> {
+    const poolLimits = {
+      ...(limits.trialTimeout !== undefined ? { trialTimeoutMs: limits.trialTimeout * 1000 } : {}),
+      ...(limits.workerMemoryMb !== undefined ? { workerMemoryMb: limits.workerMemoryMb } : {}),
+    };
     const { objective } = this.record;
     if (objective.startsWith(FUNCTION_OBJECTIVE_PREFIX)) {
       if (!this.objectiveFn) throw new UsageError(`study "${this.name}" has an in-process objective (${objective}); open it with that function as the objective`);
       emit({ type: 'setup', backend: null, libtensorflow: null, workers, dataDir: null, dataSource: null });
       return new InlineExecutor(this.objectiveFn, workers);
     }
-    let dataset: SharedFashionMnist | null = null;
     let backend: BackendRequest = backendRequest;
-    let libtensorflow: string | null = null;
     if (objective === BUILTIN_OBJECTIVE) {
-      const loaded = await loadBackend(backendRequest, threads);
-      if (loaded.warning) emit({ type: 'warning', message: loaded.warning });
-      backend = loaded.name;
-      libtensorflow = loaded.versions.libtensorflow ?? null;
-      dataset = await loadFashionMnist({ dataDir });
-    } else if (backendRequest === 'auto' || backendRequest === 'tensorflow') {
+      // The main thread only coordinates: it loads the addon (resident for the threads),
+      // not tfjs. The model's float layout exists once per process, in shared memory; the
+      // pool's threads warm up on it while the files are streamed into it.
+      const prepared = await prepareBackend(backendRequest, threads);
+      if (prepared.warning) emit({ type: 'warning', message: prepared.warning });
+      const found = await ensureFashionMnist({ dataDir });
+      const model = this.record.model ?? 'softmax';
+      const layout = getModel(model).layout;
+      const pending = allocateSharedFashion(layout ? [layout] : [], prepared.name);
+      const pool = new TrialPool({ workers, init: { dataset: pending.dataset, backend: prepared.name, warmModel: model, ...threads }, tasksPerThread, ...poolLimits });
+      try {
+        await pending.fill(found.dir);
+      } catch (e) {
+        await pool.destroy().catch(() => {});
+        throw e;
+      }
+      emit({ type: 'setup', backend: prepared.name, libtensorflow: prepared.versions.libtensorflow ?? null, workers, dataDir: found.dir, dataSource: found.source });
+      return pool;
+    }
+    if (backendRequest === 'auto' || backendRequest === 'tensorflow') {
       // A user objective may import tfjs-node in its threads; with the addon resident in
       // this thread (loaded first, so our thread-pool sizes apply), replaced threads can
       // load it again without aborting the process.
       const ok = keepNativeResident(threads);
       if (!ok && backendRequest === 'tensorflow') throw new BackendError('backend tensorflow: tfjs-node cannot be loaded (see hpo info)');
     }
-    emit({
-      type: 'setup',
-      backend: objective === BUILTIN_OBJECTIVE ? (backend as BackendName) : null,
-      libtensorflow,
-      workers,
-      dataDir: dataset?.dir ?? null,
-      dataSource: dataset?.source ?? null,
-    });
+    emit({ type: 'setup', backend: null, libtensorflow: null, workers, dataDir: null, dataSource: null });
     // Synchronous successive halving parks trials at a rung; a parked trial holds a slot of
     // its thread but no CPU, so threads must accept more than one.
-    return new TrialPool({
-      workers,
-      init: { dataset, backend, ...threads },
-      tasksPerThread,
-      ...(limits.trialTimeout !== undefined ? { trialTimeoutMs: limits.trialTimeout * 1000 } : {}),
-      ...(limits.workerMemoryMb !== undefined ? { workerMemoryMb: limits.workerMemoryMb } : {}),
-    });
+    return new TrialPool({ workers, init: { dataset: null, backend, ...threads }, tasksPerThread, ...poolLimits });
   }
 
   /** The best completed trial (lowest value; ties: lowest number), if any. */

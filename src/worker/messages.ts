@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { SharedFashionMnist } from '../data/fashion-mnist.js';
+import type { ThreadDataset } from '../training/shared-dataset.js';
 import type { Params } from '../space/distribution.js';
 import type { TrialCheckpoint } from '../training/objective.js';
 
@@ -8,9 +8,15 @@ export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
 /** Given to every thread once, at start (piscina workerData). */
 export interface ThreadInit {
-  /** Shared pixels and labels; null when the objective does not need Fashion-MNIST. */
-  readonly dataset: SharedFashionMnist | null;
+  /** Shared labels and float pixels; null when the objective does not need Fashion-MNIST. */
+  readonly dataset: ThreadDataset | null;
   readonly backend: BackendRequest;
+  /**
+   * Built-in model the study trains, if known: threads warm up by training it for one
+   * step on a few images, so a trial's first step does not pay for first-use costs
+   * (libtensorflow kernel creation, JIT). Optional; null or absent skips that part.
+   */
+  readonly warmModel?: string | null;
   readonly intraOpThreads: number;
   readonly interOpThreads: number;
 }

@@ -65,6 +65,11 @@ export class TrialPool implements TrialExecutor {
       concurrentTasksPerWorker: opts.tasksPerThread ?? 1,
       idleTimeout: 2 ** 31 - 1,
       maxQueue: 'auto',
+      // piscina's default ('sync') parks an idle thread in Atomics.wait, which freezes its
+      // event loop: the warm-up a thread starts on its own (thread.ts) would stall at its
+      // first await until the first task arrived. Trials last seconds, so the faster
+      // hand-off atomics give is worth nothing here.
+      atomics: 'disabled',
       workerData: opts.init,
       ...(mb !== undefined ? { resourceLimits: { maxOldGenerationSizeMb: mb } } : {}),
     });

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, it } from 'node:test';
 import { BackendError, UsageError } from '../../src/errors.js';
-import { describeBackend, keepNativeResident, loadBackend, type BackendName } from '../../src/training/backend.js';
+import { describeBackend, keepNativeResident, loadBackend, prepareBackend, type BackendName } from '../../src/training/backend.js';
 
 // dist/test/training/backend.test.js -> repo root
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -25,9 +25,11 @@ interface WorkerReport {
   errorName?: string | null;
   message?: string;
   exitCode?: number;
+  hasLayers?: boolean;
+  fullHasLayers?: boolean | null;
 }
 
-function runWorker(workerData: { requested: BackendName | 'auto'; steps?: number }): Promise<WorkerReport> {
+function runWorker(workerData: { requested: BackendName | 'auto'; steps?: number; lean?: boolean; thenFull?: boolean }): Promise<WorkerReport> {
   return new Promise((resolve, reject) => {
     const w = new Worker(WORKER, { workerData });
     let report: WorkerReport | undefined;
@@ -113,6 +115,31 @@ describe('loadBackend', () => {
   });
 });
 
+describe('prepareBackend', () => {
+  it('loads only the addon in the main thread for tensorflow: no tfjs JavaScript', () => {
+    const res = inFreshProcess(`
+      import { createRequire } from 'node:module';
+      const { prepareBackend, describeBackend } = await import(${JSON.stringify(BACKEND_JS)});
+      const p = await prepareBackend('auto');
+      const loaded = Object.keys(createRequire(${JSON.stringify(BACKEND_JS)}).cache).filter((k) => /@tensorflow[/]tfjs(-core|-layers|-node[/]dist)?[/].*[.]js$/.test(k));
+      console.log(JSON.stringify({ name: p.name, lib: p.versions.libtensorflow, node: p.versions.tfjsNode, threads: p.threads, resident: describeBackend().nativeResident, loaded }));
+    `) as { name: string; lib: string; node: string; threads: unknown; resident: boolean; loaded: string[] };
+    assert.equal(res.name, 'tensorflow');
+    assert.match(res.lib, /^\d+\.\d+\.\d+/);
+    assert.equal(res.node, '4.22.0');
+    assert.deepEqual(res.threads, { intraOp: 1, interOp: 1 });
+    assert.equal(res.resident, true);
+    assert.deepEqual(res.loaded, [], 'tfjs modules were loaded in the main thread');
+  });
+
+  it('falls back to the full loader for wasm and cpu', async () => {
+    const p = await prepareBackend('cpu');
+    assert.equal(p.name, 'cpu');
+    assert.equal(p.versions.libtensorflow, undefined);
+    await assert.rejects(prepareBackend('gpu' as BackendName), UsageError);
+  });
+});
+
 describe('libtensorflow thread pools', { skip: !existsSync('/proc/self/task') && 'needs /proc' }, () => {
   it('honours intraOpThreads / interOpThreads (threads created when the addon loads)', () => {
     const count = (intra: number, inter: number) =>
@@ -157,6 +184,19 @@ describe('worker threads', () => {
     const b = await loadBackend('tensorflow');
     assert.deepEqual(Array.from(b.tf.tidy(() => b.tf.add(b.tf.scalar(1), b.tf.scalar(2)).dataSync())), [3]);
     assert.ok(readdirSync('/proc/self/task').length <= threadsAtStart + 8, 'worker threads were not reclaimed');
+  });
+
+  it('lean: a thread trains on tfjs-core + the native kernels, and can still load the whole tfjs-node later', async () => {
+    assert.equal(keepNativeResident(), true);
+    const r = await runWorker({ requested: 'tensorflow', lean: true, thenFull: true });
+    assert.ok(r.ok, `${r.errorName ?? ''} ${r.message ?? ''}`);
+    assert.equal(r.name, 'tensorflow');
+    assert.match(r.libtensorflow ?? '', /^\d+\.\d+/);
+    assert.deepEqual(r.product, [19, 22, 43, 50]);
+    assert.ok((r.lastLoss ?? Infinity) < (r.firstLoss ?? 0) * 0.8, `loss ${r.firstLoss} -> ${r.lastLoss}`);
+    assert.equal(r.tensorsAfter, r.tensorsBefore);
+    assert.equal(r.hasLayers, false, 'the lean namespace is tfjs-core, without tfjs-layers');
+    assert.equal(r.fullHasLayers, true, 'require("@tensorflow/tfjs-node") afterwards gets the whole bundle');
   });
 
   it('wasm initialises inside worker threads', async () => {

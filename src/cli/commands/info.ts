@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { describeSource, locateFashionMnist } from '../../data/fashion-mnist.js';
 import { errorMessage } from '../../errors.js';
 import { describeBackend, loadBackend, type BackendName } from '../../training/backend.js';
+import { datasetSharing } from '../../training/shared-dataset.js';
 import { openStorage, sqlitePath } from '../../storage/open.js';
 import { toJson } from '../format.js';
 import { defaultWorkers } from '../../worker/pool.js';
@@ -39,6 +40,7 @@ export async function infoCommand(a: { storage: string; backend: string; json: b
     info['backend'] = b.name;
     info['versions'] = b.versions;
     info['nativeInstall'] = d.nativeInstall;
+    info['datasetTensors'] = datasetSharing(b.name);
     if (b.warning) info['backendWarning'] = b.warning;
   } catch (e) {
     info['backend'] = null;
@@ -103,6 +105,13 @@ export async function infoCommand(a: { storage: string; backend: string; json: b
   };
   if (info['nativeInstall']) lines.push(`  native install: ${how[String(info['nativeInstall'])] ?? String(info['nativeInstall'])}`);
   for (const [k, x] of Object.entries(v)) if (k !== 'libtensorflow') lines.push(`  ${k}: ${String(x)}`);
+  if (info['datasetTensors']) {
+    lines.push(
+      info['datasetTensors'] === 'shared'
+        ? '  dataset tensors: one float32 copy per process, shared by every worker thread (read in place)'
+        : '  dataset tensors: one float32 copy per worker thread (this backend copies its inputs)',
+    );
+  }
   const t = info['threads'] as Record<string, unknown>;
   lines.push(`threads: ${String(t['cpus'])} CPUs (${String(t['cpuModel'])}), default ${String(t['defaultWorkers'])} workers x ${String(t['intraOpThreadsPerWorker'])} intra-op / ${String(t['interOpThreadsPerWorker'])} inter-op thread(s)`);
   const d = info['dataset'] as Record<string, unknown>;

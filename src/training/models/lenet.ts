@@ -284,6 +284,7 @@ export const lenetModel: ModelSpec = {
     batch_size: { type: 'int', low: 32, high: 256 },
   },
   defaults: { epochs: 10, batchSize: 128 },
+  layout: 'image',
   createTrainer(tf: Tf, data: FashionData, params: Params, opts: TrainerOptions): Trainer {
     const lr = learningRate(params);
     const B = batchSize(params, lenetModel.defaults.batchSize);

@@ -173,6 +173,7 @@ export const mlpModel: ModelSpec = {
     batch_size: { type: 'int', low: 32, high: 256 },
   },
   defaults: { epochs: 10, batchSize: 256 },
+  layout: 'flat1',
   createTrainer(tf: Tf, data: FashionData, params: Params, opts: TrainerOptions): Trainer {
     const lr = learningRate(params);
     const B = batchSize(params, mlpModel.defaults.batchSize);

@@ -1,5 +1,5 @@
 import type { SearchSpace, Params } from '../../space/distribution.js';
-import type { FashionData, Tf } from '../data.js';
+import type { FashionData, Layout, Tf } from '../data.js';
 import { UsageError } from '../../errors.js';
 
 /**
@@ -52,6 +52,11 @@ export interface ModelSpec {
   readonly description: string;
   readonly defaultSpace: SearchSpace;
   readonly defaults: ModelDefaults;
+  /**
+   * The dataset layout its trainer reads. `hpo run` builds that layout once per process in
+   * shared memory for every worker thread; without it each thread converts its own copy.
+   */
+  readonly layout?: Layout;
   /**
    * Build a trainer for one configuration. Reads `learning_rate` (required) and
    * `batch_size` (optional) plus model-specific parameters.

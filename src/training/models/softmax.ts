@@ -84,6 +84,7 @@ export const softmaxModel: ModelSpec = {
   description: 'softmax regression 784->10, minibatch SGD (d2l HPO chapter)',
   defaultSpace: { learning_rate: { type: 'loguniform', low: 0.01, high: 1 } },
   defaults: { epochs: 8, batchSize: 16 },
+  layout: 'flat1',
   createTrainer(tf: Tf, data: FashionData, params: Params, opts: TrainerOptions): Trainer {
     const lr = learningRate(params);
     const B = batchSize(params, softmaxModel.defaults.batchSize);
