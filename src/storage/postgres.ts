@@ -4,6 +4,7 @@ import { migratePostgres } from './migrations.js';
 import {
   checkClaim,
   checkFinish,
+  checkHistoryQuery,
   checkNewTrial,
   checkReport,
   checkSeed,
@@ -13,8 +14,11 @@ import {
   readOnlyRefusal,
   staleReason,
   summarize,
+  toHistory,
   toStudy,
   toTrial,
+  type HistoryDbRow,
+  type HistoryReportRow,
   type StudyRow,
   type SummaryRow,
   type TrialRow,
@@ -23,6 +27,8 @@ import type {
   ClaimRequest,
   EpochReport,
   FinalState,
+  HistoryQuery,
+  HistoryRow,
   RungResult,
   Storage,
   StudyRecord,
@@ -128,6 +134,11 @@ const SQL = {
           WHERE t.study_id = $1 AND r.epoch = $2 ORDER BY r.value, t.number`,
   rungBracket: `SELECT t.number, r.value FROM reports r JOIN trials t ON t.id = r.trial_id
                  WHERE t.study_id = $1 AND r.epoch = $2 AND t.bracket = $3::integer ORDER BY r.value, t.number`,
+  history: `SELECT number, state, params, value FROM trials
+             WHERE study_id = $1 AND (number > $2 OR number = ANY($3::integer[])) ORDER BY number`,
+  historyReports: `SELECT t.number, r.epoch, r.value FROM trials t JOIN reports r ON r.trial_id = t.id
+                    WHERE t.study_id = $1 AND (t.number > $2 OR t.number = ANY($3::integer[]))
+                    ORDER BY t.number, r.epoch`,
   best: `SELECT * FROM trials WHERE study_id = $1 AND state = 'completed' AND value IS NOT NULL
           ORDER BY value, number LIMIT 1`,
   counts: `SELECT state, count(*) AS n FROM trials WHERE study_id = $1 GROUP BY state`,
@@ -341,6 +352,15 @@ export class PostgresStorage implements Storage {
         ? await this.q<Row>(what, SQL.rung, [studyId, epoch])
         : await this.q<Row>(what, SQL.rungBracket, [studyId, epoch, bracket]);
     return r.rows.map((x) => ({ trialNumber: x.number, value: x.value }));
+  }
+
+  async trialHistory(studyId: number, q: HistoryQuery): Promise<HistoryRow[]> {
+    checkHistoryQuery(q);
+    const what = `trialHistory study ${studyId}`;
+    const args = [studyId, q.after, [...(q.numbers ?? [])]];
+    const rows = (await this.q<HistoryDbRow>(what, SQL.history, args)).rows;
+    const reports = q.reports === true ? (await this.q<HistoryReportRow>(what, SQL.historyReports, args)).rows : [];
+    return toHistory(rows, reports);
   }
 
   async bestTrial(studyId: number): Promise<TrialRecord | undefined> {

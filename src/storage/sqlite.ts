@@ -9,7 +9,11 @@ import {
   checkId,
   checkNewTrial,
   checkReport,
+  checkHistoryQuery,
   checkSeed,
+  type HistoryDbRow,
+  type HistoryReportRow,
+  toHistory,
   emptyCounts,
   plainRow,
   readOnlyRefusal,
@@ -26,6 +30,8 @@ import type {
   EpochReport,
   RungResult,
   FinalState,
+  HistoryQuery,
+  HistoryRow,
   Storage,
   StudyRecord,
   StudySpec,
@@ -159,6 +165,11 @@ export class SqliteStorage implements Storage {
               WHERE t.study_id = ? AND r.epoch = ? ORDER BY r.value, t.number`,
       rungBracket: `SELECT t.number, r.value FROM reports r JOIN trials t ON t.id = r.trial_id
                      WHERE t.study_id = ? AND r.epoch = ? AND t.bracket = ? ORDER BY r.value, t.number`,
+      history: `SELECT number, state, params, value FROM trials
+                 WHERE study_id = ? AND (number > ? OR number IN (SELECT value FROM json_each(?))) ORDER BY number`,
+      historyReports: `SELECT t.number, r.epoch, r.value FROM trials t JOIN reports r ON r.trial_id = t.id
+                        WHERE t.study_id = ? AND (t.number > ? OR t.number IN (SELECT value FROM json_each(?)))
+                        ORDER BY t.number, r.epoch`,
       best: `SELECT * FROM trials WHERE study_id = ? AND state = 'completed' AND value IS NOT NULL
               ORDER BY value, number LIMIT 1`,
       counts: `SELECT state, count(*) AS n FROM trials WHERE study_id = ? GROUP BY state`,
@@ -324,6 +335,16 @@ export class SqliteStorage implements Storage {
       const rows =
         bracket == null ? this.st('rung').all(studyId, epoch) : this.st('rungBracket').all(studyId, epoch, bracket);
       return (rows as { number: number; value: number }[]).map((r) => ({ trialNumber: r.number, value: r.value }));
+    });
+  }
+
+  async trialHistory(studyId: number, q: HistoryQuery): Promise<HistoryRow[]> {
+    checkHistoryQuery(q);
+    return this.run(`trialHistory study ${studyId}`, () => {
+      const nums = JSON.stringify(q.numbers ?? []);
+      const rows = this.st('history').all(studyId, q.after, nums) as HistoryDbRow[];
+      const reports = q.reports === true ? (this.st('historyReports').all(studyId, q.after, nums) as HistoryReportRow[]) : [];
+      return toHistory(rows, reports);
     });
   }
 

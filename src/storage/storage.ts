@@ -81,6 +81,28 @@ export interface ClaimRequest {
 
 export type FinalState = 'completed' | 'pruned' | 'failed' | 'interrupted';
 
+/**
+ * Which trials a history read returns: every trial numbered above `after`, plus those
+ * numbered in `numbers` (trials the caller saw unfinished last time). Finished trials are
+ * immutable, so a caller that keeps what it read only asks again for what can change.
+ */
+export interface HistoryQuery {
+  readonly after: number;
+  readonly numbers?: readonly number[];
+  /** Also return each trial's epoch reports (for multi-fidelity samplers). Default false. */
+  readonly reports?: boolean;
+}
+
+/** One trial as samplers see it. */
+export interface HistoryRow {
+  readonly number: number;
+  readonly state: TrialState;
+  readonly params: Params;
+  readonly value: number | null;
+  /** [epoch, value] ascending by epoch; empty unless asked for. */
+  readonly reports: readonly (readonly [number, number])[];
+}
+
 /** One value reported at a rung epoch and the number of the trial that reported it. */
 export interface RungResult {
   readonly trialNumber: number;
@@ -140,6 +162,12 @@ export interface Storage {
    * bracket; null or undefined means every trial (as RungStore). One indexed query.
    */
   rungResults(studyId: number, epoch: number, bracket?: number | null): Promise<RungResult[]>;
+  /**
+   * The trials a sampler learns from, ascending by number: those numbered above
+   * `q.after` and those listed in `q.numbers`, with their epoch reports if asked. Two
+   * indexed queries whatever the study's size.
+   */
+  trialHistory(studyId: number, q: HistoryQuery): Promise<HistoryRow[]>;
   /** Best completed trial (lowest value; ties: lowest number). */
   bestTrial(studyId: number): Promise<TrialRecord | undefined>;
   stateCounts(studyId: number): Promise<Record<TrialState, number>>;
