@@ -134,3 +134,4 @@ function gauss(rng: FastRng): number {
   const u = 1 - rng.next();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
 }
+

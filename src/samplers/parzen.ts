@@ -9,6 +9,8 @@ import type { FastRng } from '../random.js';
 import type { Dim } from './encoding.js';
 import { logNormMass, normLogPdf } from './normal.js';
 
+const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
+
 export interface ParzenOptions {
   /** Weight of the prior component (centre of the range, sigma = the range), relative to observations of weight <= 1. */
   readonly priorWeight: number;
@@ -177,9 +179,16 @@ export class ParzenEstimator {
         const v = Math.round(dim.log ? Math.exp(xv) : xv);
         const a = dim.log ? Math.log(v - 0.5) : v - 0.5;
         const b = dim.log ? Math.log(v + 0.5) : v + 0.5;
+        const mid = (a + b) / 2;
+        const logWidth = Math.log(b - a);
         for (let i = 0; i < this.n; i++) {
           const s = sigma[i]!;
-          acc[i]! += logNormMass((a - mu[i]!) / s, (b - mu[i]!) / s) - logZ[i]!;
+          if (b - a < 0.2 * s) {
+            // A cell much narrower than the kernel: density at its centre times its width
+            // (relative error below 0.2%), without two CDF evaluations.
+            const z = (mid - mu[i]!) / s;
+            acc[i]! += -0.5 * z * z - LOG_SQRT_2PI + logWidth - Math.log(s) - logZ[i]!;
+          } else acc[i]! += logNormMass((a - mu[i]!) / s, (b - mu[i]!) / s) - logZ[i]!;
         }
       } else {
         for (let i = 0; i < this.n; i++) {

@@ -35,7 +35,7 @@ export interface TpeOptions {
   readonly fidelity?: boolean;
   /** With fidelity: results an epoch needs before it is modelled. Default 10. */
   readonly minPerRung?: number;
-  /** The bad group keeps at most this many trials (the most recent). Default 1000. */
+  /** The bad group keeps at most this many trials (the most recent; older ones carry little weight anyway). Default 500. */
   readonly maxBad?: number;
 }
 
@@ -69,16 +69,41 @@ export class TpeSampler implements Sampler {
       gamma: opts.gamma ?? defaultGamma,
       fidelity: opts.fidelity ?? false,
       minPerRung: opts.minPerRung ?? 10,
-      maxBad: opts.maxBad ?? 1000,
+      maxBad: opts.maxBad ?? 500,
     };
     this.name = this.o.multivariate ? 'tpe-multivariate' : 'tpe';
     this.needs = this.o.fidelity ? ('reports' as const) : ('trials' as const);
   }
 
+  /**
+   * Encoded params by params object, for the space they were encoded in. Only a cache: the
+   * history reader hands over the same objects on every read, so each trial is encoded once.
+   */
+  private encoded = new WeakMap<Params, Float64Array>();
+  private encodedFor: SearchSpace | undefined;
+
   sample(space: SearchSpace, studySeed: number, trialNumber: number, history: History = EMPTY_HISTORY): Params {
     if (finishedCount(history) < this.o.nStartup) return this.random.sample(space, studySeed, trialNumber);
     const { scored, bad } = scoreHistory(history, { fidelity: this.o.fidelity, minPerRung: this.o.minPerRung });
     const names = Object.keys(space);
+    const dims = names.map((n) => dimOf(space[n]!));
+    if (this.encodedFor !== space) {
+      this.encoded = new WeakMap();
+      this.encodedFor = space;
+    }
+    const enc = (p: Params): Float64Array => {
+      let row = this.encoded.get(p);
+      if (!row) {
+        row = Float64Array.from(names, (n, j) => (p[n] === undefined ? NaN : encode(dims[j]!, p[n]!)));
+        this.encoded.set(p, row);
+      }
+      return row;
+    };
+    const good: Row[] = scored.map((t) => ({ number: t.number, score: t.score, x: enc(t.params) }));
+    const rest: Row[] = bad.map((t) => ({ number: t.number, score: Infinity, x: enc(t.params) }));
+    // Rows with a value outside the space (NaN) exist only if the stored params disagree with
+    // it; when none do, groups of unconditional parameters skip the filtering pass.
+    const clean = !good.some((r) => r.x.some(Number.isNaN)) && !rest.some((r) => r.x.some(Number.isNaN));
     const out: Params = {};
     const decided = new Set<string>();
     for (;;) {
@@ -89,54 +114,65 @@ export class TpeSampler implements Sampler {
       for (const n of group) decided.add(n);
       const active = group.filter((n) => isActive(space[n]!, out));
       if (active.length === 0) continue;
-      Object.assign(out, this.sampleGroup(space, active, scored, bad, deriveSeed(studySeed, 'tpe', trialNumber, active.join(','))));
-      // Parameters left without a value (no observations yet) fall back to random draws.
-      for (const n of active) {
-        if (out[n] === undefined) out[n] = sampleOne(space[n]!, new Rng(deriveSeed(studySeed, 'param', trialNumber, n)));
-      }
+      const cols = active.map((n) => names.indexOf(n));
+      // Unconditional parameters are present in every trial: no filtering pass needed.
+      const always = clean && active.every((n) => space[n]!.when === undefined);
+      const x = this.sampleGroup(cols.map((c) => dims[c]!), cols, always, good, rest, deriveSeed(studySeed, 'tpe', trialNumber, active.join(',')));
+      active.forEach((n, j) => {
+        // No observation has this group yet: a random draw, as in the startup phase.
+        out[n] = x ? decode(dims[cols[j]!]!, x[j]!) : sampleOne(space[n]!, new Rng(deriveSeed(studySeed, 'param', trialNumber, n)));
+      });
     }
     return out;
   }
 
+  /** Best candidate of one group (internal coordinates), or null without observations. */
   private sampleGroup(
-    space: SearchSpace,
-    group: readonly string[],
-    scored: readonly ScoredTrial[],
-    bad: readonly { number: number; params: Params }[],
+    dims: readonly Dim[],
+    cols: readonly number[],
+    always: boolean,
+    scored: readonly Row[],
+    bad: readonly Row[],
     seed: number,
-  ): Params {
-    const dims: Dim[] = group.map((n) => dimOf(space[n]!));
-    const enc = (p: Params): number[] | null => {
-      const row: number[] = [];
-      for (let j = 0; j < group.length; j++) {
-        const v = p[group[j]!];
-        if (v === undefined) return null;
-        const x = encode(dims[j]!, v);
-        if (Number.isNaN(x)) return null;
-        row.push(x);
-      }
-      return row;
+  ): number[] | null {
+    const has = (r: Row): boolean => {
+      for (const c of cols) if (Number.isNaN(r.x[c]!)) return false;
+      return true;
     };
-    const good: { number: number; x: number[]; score: number }[] = [];
-    for (const t of scored) {
-      const x = enc(t.params);
-      if (x) good.push({ number: t.number, x, score: t.score });
+    const eligible = always ? scored : scored.filter(has);
+    if (eligible.length === 0) return null;
+    const nGood = Math.max(1, Math.min(eligible.length, this.o.gamma(eligible.length)));
+    // The best nGood (ties by number, so the split does not depend on read order), chosen in
+    // one pass: nGood is small (<= 25 by default) and the history may hold thousands.
+    const top: Row[] = [];
+    for (const t of eligible) {
+      if (top.length === nGood && !better(t, top[nGood - 1]!)) continue;
+      let i = top.length === nGood ? nGood - 1 : top.length;
+      if (top.length < nGood) top.push(t);
+      while (i > 0 && better(t, top[i - 1]!)) {
+        top[i] = top[i - 1]!;
+        i--;
+      }
+      top[i] = t;
     }
-    if (good.length === 0) return {};
-    // Best first; ties by number, so the split does not depend on read order.
-    const ranked = [...good].sort((a, b) => a.score - b.score || a.number - b.number);
-    const nGood = Math.max(1, Math.min(ranked.length, this.o.gamma(ranked.length)));
-    const below = ranked.slice(0, nGood).sort((a, b) => a.number - b.number);
-    const above: { number: number; x: number[] }[] = ranked.slice(nGood);
-    for (const t of bad) {
-      const x = enc(t.params);
-      if (x) above.push({ number: t.number, x });
+    const cut = top[top.length - 1]!; // the worst good trial
+    const below = [...top].sort((a, b) => a.number - b.number);
+    // The rest, plus pruned and running trials, ascending by number; the most recent maxBad.
+    let above: Row[] = [];
+    for (let i = eligible.length - 1; i >= 0 && above.length < this.o.maxBad; i--) {
+      const t = eligible[i]!;
+      if (better(cut, t)) above.push(t);
     }
-    above.sort((a, b) => a.number - b.number);
-    const aboveKept = above.length > this.o.maxBad ? above.slice(above.length - this.o.maxBad) : above;
+    above.reverse();
+    const badRows = always ? bad : bad.filter(has);
+    if (badRows.length > 0) {
+      above = above.concat(badRows).sort((a, b) => a.number - b.number);
+      if (above.length > this.o.maxBad) above = above.slice(above.length - this.o.maxBad);
+    }
+    const pick = (r: Row): number[] => cols.map((c) => r.x[c]!);
     const opts = { priorWeight: this.o.priorWeight, multivariate: this.o.multivariate };
-    const l = new ParzenEstimator(dims, below.map((t) => t.x), ageWeights(below.length), opts);
-    const g = new ParzenEstimator(dims, aboveKept.map((t) => t.x), ageWeights(aboveKept.length), opts);
+    const l = new ParzenEstimator(dims, below.map(pick), ageWeights(below.length), opts);
+    const g = new ParzenEstimator(dims, above.map(pick), ageWeights(above.length), opts);
     const rng = new FastRng(seed);
     let best: number[] | null = null;
     let bestScore = -Infinity;
@@ -148,8 +184,16 @@ export class TpeSampler implements Sampler {
         best = x;
       }
     }
-    const out: Params = {};
-    if (best) group.forEach((n, j) => (out[n] = decode(dims[j]!, best[j]!)));
-    return out;
+    return best;
   }
+}
+
+interface Row {
+  readonly number: number;
+  readonly score: number;
+  readonly x: Float64Array;
+}
+
+function better(a: Row, b: Row): boolean {
+  return a.score < b.score || (a.score === b.score && a.number < b.number);
 }

@@ -166,7 +166,8 @@ export class Study {
     const emit = opts.onEvent ?? ((): void => {});
     const { storage, record: study } = this;
     const scheduler = schedulerFor(study, trials);
-    const sampler = createSampler(String(study.settings['sampler']));
+    // With an early-stopping scheduler, model-based samplers learn from rung results.
+    const sampler = createSampler(String(study.settings['sampler']), { fidelity: study.settings['scheduler'] !== 'fifo' });
 
     const counts = await storage.stateCounts(study.id);
     const finished = counts.completed + counts.pruned + counts.failed;
