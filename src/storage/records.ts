@@ -102,6 +102,10 @@ export function toHistory(rows: readonly HistoryDbRow[], reports: readonly Histo
   return out;
 }
 
+export function checkEnqueue(params: Params): void {
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) throw new TypeError('enqueueTrial: params must be an object');
+}
+
 export function checkHistoryQuery(q: HistoryQuery): void {
   if (!Number.isSafeInteger(q.after) || q.after < 0) throw new RangeError(`trialHistory: after must be an integer >= 0, got ${q.after}`);
   for (const n of q.numbers ?? []) {

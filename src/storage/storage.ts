@@ -75,8 +75,13 @@ export interface ClaimRequest {
   readonly owner: string;
   /** Running trials whose heartbeat is older than this (database clock) are interrupted first. */
   readonly staleAfterMs: number;
-  /** Pure function of the number: the config, seed and bracket of a NEW trial. */
-  readonly newTrial: (number: number) => { params: Params; seed: number; bracket: number | null };
+  /**
+   * Pure function of the number: the config, seed and bracket of a NEW trial. When a config
+   * is waiting in the study's queue (enqueueTrial), it is taken off the queue in the same
+   * transaction and passed as `enqueued`; the params returned are stored (the caller
+   * returns the enqueued ones rather than sampling).
+   */
+  readonly newTrial: (number: number, enqueued?: Params) => { params: Params; seed: number; bracket: number | null };
 }
 
 export type FinalState = 'completed' | 'pruned' | 'failed' | 'interrupted';
@@ -139,6 +144,15 @@ export interface Storage {
    * @throws StorageError if the study does not exist; RangeError / TypeError for bad input.
    */
   claimTrial(req: ClaimRequest): Promise<TrialRecord | null>;
+  /**
+   * Queue a fixed config (already validated against the study's space): the next new trial
+   * numbers take queued configs first, oldest first, before any is sampled. Returns how many
+   * configs are now waiting.
+   * @throws StorageError if the study does not exist.
+   */
+  enqueueTrial(studyId: number, params: Params): Promise<number>;
+  /** Configs waiting in the study's queue, oldest first. */
+  enqueuedTrials(studyId: number): Promise<Params[]>;
   /** Store the value reported at `epoch` (1-based) and refresh the heartbeat. */
   recordReport(trialId: number, attempt: number, epoch: number, value: number): Promise<boolean>;
   /** Move a running trial to a final state. */

@@ -206,8 +206,8 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
           maxTrials: opts.trials,
           owner,
           staleAfterMs,
-          newTrial: (n) => ({
-            params: sampler.sample(study.space, study.seed, n, history),
+          newTrial: (n, enqueued) => ({
+            params: enqueued ?? sampler.sample(study.space, study.seed, n, history),
             seed: trialSeed(study.seed, n),
             bracket: scheduler.plan(n).bracket,
           }),

@@ -337,6 +337,33 @@ export function runStorageContract(name: string, makeStorage: () => Promise<Stor
       await assert.rejects(s.trialHistory(study.id, { after: 0, numbers: [0] }), RangeError);
     });
 
+    test('enqueued configs go to the next new numbers, oldest first, after interrupted trials are re-run', async (s) => {
+      const { study } = await s.createStudy(spec());
+      const [t1] = await claimAll(s, study.id, 1);
+      assert.equal(await s.enqueueTrial(study.id, { lr: 0.1, batch: 32 }), 1);
+      assert.equal(await s.enqueueTrial(study.id, { lr: 0.2, batch: 64 }), 2);
+      assert.deepEqual(await s.enqueuedTrials(study.id), [{ lr: 0.1, batch: 32 }, { lr: 0.2, batch: 64 }]);
+      await s.interruptOwners(study.id, ['host:1:a'], 'gone');
+      const seen: [number, unknown][] = [];
+      const req = {
+        newTrial: (n: number, enqueued?: Params) => {
+          seen.push([n, enqueued]);
+          return { params: enqueued ?? ({ zeta: n } as Params), seed: n, bracket: null };
+        },
+      };
+      const again = await s.claimTrial(claimReq(study.id, req));
+      assert.equal(again!.id, t1!.id); // the interrupted trial first, with its own params
+      const a = await s.claimTrial(claimReq(study.id, req));
+      const b = await s.claimTrial(claimReq(study.id, req));
+      const c = await s.claimTrial(claimReq(study.id, req));
+      assert.deepEqual([a!.number, a!.params], [2, { lr: 0.1, batch: 32 }]);
+      assert.deepEqual([b!.number, b!.params], [3, { lr: 0.2, batch: 64 }]);
+      assert.deepEqual([c!.number, c!.params], [4, { zeta: 4 }]);
+      assert.deepEqual(seen, [[2, { lr: 0.1, batch: 32 }], [3, { lr: 0.2, batch: 64 }], [4, undefined]]);
+      assert.deepEqual(await s.enqueuedTrials(study.id), []);
+      await assert.rejects(s.enqueueTrial(987654, { a: 1 }), StorageError);
+    });
+
     test('rungResults: equal values come back with their numbers, ordered by number; re-run trials keep theirs', async (s) => {
       const { study } = await s.createStudy(spec());
       const ts = await claimAll(s, study.id, 5); // numbers 1..5, brackets 1, 0, 1, 0, 1
