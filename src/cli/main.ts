@@ -60,6 +60,8 @@ async function main(argv: string[]): Promise<void> {
       'Put fixed configs at the head of a study\'s queue (validated against its space)',
       (y) =>
         y
+          // Several configs are several values of one positional: keep them all here.
+          .parserConfiguration({ 'duplicate-arguments-array': true })
           .positional('configs', { type: 'string', array: true, describe: 'JSON objects of parameter values' })
           .option('study', { type: 'string', describe: 'Study name (optional if the storage holds one study)' })
           .option('file', { type: 'string', describe: 'Configs from a file: one JSON object per line, or a JSON array' })

@@ -204,22 +204,28 @@ export function isActive(d: Distribution, params: Readonly<Params>): boolean {
 }
 
 /**
- * Check a complete config (e.g. an enqueued one) against the space: every active parameter
- * present with a value its distribution can produce, nothing inactive or unknown.
+ * Check a config (e.g. an enqueued one) against the space: every parameter given is in the
+ * space, active, and a value its distribution can produce; without `partial`, every active
+ * parameter must be given.
  * @throws SpaceError naming the first offending parameter.
  */
-export function checkParams(space: SearchSpace, params: Readonly<Record<string, unknown>>): Params {
+export function checkParams(space: SearchSpace, params: Readonly<Record<string, unknown>>, opts: { partial?: boolean } = {}): Params {
   for (const k of Object.keys(params)) {
     if (!(k in space)) throw new SpaceError(k, `is not in the search space (${Object.keys(space).join(', ')})`);
   }
   const out: Params = {};
   for (const [name, d] of Object.entries(space)) {
     const v = params[name];
-    if (!isActive(d, out)) {
+    // With partial configs a missing parent leaves its children's activity open.
+    const parentsMissing = opts.partial === true && Object.keys(d.when ?? {}).some((p) => out[p] === undefined && space[p] !== undefined && params[p] === undefined);
+    if (!parentsMissing && !isActive(d, out)) {
       if (v !== undefined) throw new SpaceError(name, `is inactive for this config (${formatCondition(d.when!)}) and must be left out`);
       continue;
     }
-    if (v === undefined) throw new SpaceError(name, 'missing (it is active for this config)');
+    if (v === undefined) {
+      if (opts.partial === true) continue;
+      throw new SpaceError(name, 'missing (it is active for this config)');
+    }
     if (!(typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') || !contains(d, v)) {
       throw new SpaceError(name, `${JSON.stringify(v)} is not a value of ${formatDistribution(d)}`);
     }

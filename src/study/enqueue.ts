@@ -1,6 +1,7 @@
 /**
  * Enqueued configs: fixed configs (a warm start, a known good config to re-run) that the
- * next new trial numbers take before any is sampled. Validated against the study's space.
+ * next new trial numbers take before any is sampled. Validated against the study's space;
+ * parameters left out are sampled for that trial (see completeConfig).
  */
 import { SpaceError, UsageError } from '../errors.js';
 import { checkParams, type Params } from '../space/distribution.js';
@@ -28,7 +29,7 @@ export function parseConfig(study: StudyRecord, raw: unknown): Params {
     throw new UsageError('enqueue: a config is a JSON object of parameter values, e.g. {"learning_rate": 0.1}');
   }
   try {
-    return checkParams(study.space, obj as Record<string, unknown>);
+    return checkParams(study.space, obj as Record<string, unknown>, { partial: true });
   } catch (e) {
     if (e instanceof SpaceError) throw new SpaceError(e.param, `${e.message.replace(/^search space: (parameter "[^"]*": )?/, '')} (study "${study.name}")`);
     throw e;

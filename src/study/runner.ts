@@ -4,6 +4,7 @@
  * decides on it, and store the outcome. Everything a restart needs is in storage.
  */
 import { errorMessage } from '../errors.js';
+import { completeConfig } from '../samplers/complete-config.js';
 import { EMPTY_HISTORY, HistoryReader } from '../samplers/history.js';
 import type { Sampler } from '../samplers/sampler.js';
 import { trialSeed } from '../samplers/random-sampler.js';
@@ -207,7 +208,9 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
           owner,
           staleAfterMs,
           newTrial: (n, enqueued) => ({
-            params: enqueued ?? sampler.sample(study.space, study.seed, n, history),
+            params: enqueued
+              ? completeConfig(study.space, enqueued, sampler.sample(study.space, study.seed, n, history), study.seed, n)
+              : sampler.sample(study.space, study.seed, n, history),
             seed: trialSeed(study.seed, n),
             bracket: scheduler.plan(n).bracket,
           }),

@@ -103,3 +103,24 @@ describe('conditional spaces under random search', () => {
     assert.ok(Math.abs(three / 600 - 1 / 3) < 0.07, `three ${three}`);
   });
 });
+
+describe('enqueued configs', () => {
+  it('checkParams: partial configs, inactive and unknown parameters', async () => {
+    const { checkParams } = await import('../../src/space/distribution.js');
+    assert.deepEqual(checkParams(conditional, { num_layers: 2, num_hiddens_2: 64 }, { partial: true }), { num_layers: 2, num_hiddens_2: 64 });
+    assert.throws(() => checkParams(conditional, { num_layers: 1, num_hiddens_2: 64 }, { partial: true }), /"num_hiddens_2": is inactive for this config \(num_layers >= 2\)/);
+    assert.throws(() => checkParams(conditional, { num_layers: 1 }), /"num_hiddens_1": missing/);
+    assert.throws(() => checkParams(conditional, { width: 3 }, { partial: true }), /"width": is not in the search space/);
+    assert.throws(() => checkParams(conditional, { num_layers: 4 }, { partial: true }), /4 is not a value of int\(1, 3\)/);
+  });
+
+  it('completeConfig: fixed values win, the rest from the sampler, newly active children drawn', async () => {
+    const { completeConfig } = await import('../../src/samplers/complete-config.js');
+    const sampled = { num_layers: 1, num_hiddens_1: 100, optimizer: 'sgd' };
+    const c = completeConfig(conditional, { num_layers: 3, optimizer: 'momentum' }, sampled, 1, 7);
+    assert.equal(c['num_hiddens_1'], 100);
+    checkConfig(conditional, c);
+    assert.ok('num_hiddens_3' in c && 'momentum' in c);
+    assert.deepEqual(completeConfig(conditional, { num_layers: 3, optimizer: 'momentum' }, sampled, 1, 7), c);
+  });
+});
