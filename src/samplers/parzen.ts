@@ -16,6 +16,10 @@ export interface ParzenOptions {
   readonly priorWeight: number;
   /** Multivariate (joint kernels, Scott-type bandwidths) or univariate (neighbour-gap bandwidths; one dim). */
   readonly multivariate: boolean;
+  /** Multivariate bandwidths: Scott-type (default) or each dimension's neighbour gaps. */
+  readonly jointBandwidth?: 'scott' | 'neighbour';
+  /** Multiplies every observation kernel's bandwidth (before clipping). Default 1. */
+  readonly bandwidthScale?: number;
 }
 
 /**
@@ -24,7 +28,7 @@ export interface ParzenOptions {
  * [range / min(100, 1 + m), range]. Dense regions get narrow kernels, isolated points
  * wide ones. `mus` excludes the prior; returns one sigma per mu.
  */
-export function neighbourBandwidths(mus: readonly number[], lo: number, hi: number): number[] {
+export function neighbourBandwidths(mus: readonly number[], lo: number, hi: number, scale = 1): number[] {
   const m = mus.length;
   const range = hi - lo;
   // The prior's mean takes part as a neighbour (index -1), as the prior is one more kernel.
@@ -39,15 +43,15 @@ export function neighbourBandwidths(mus: readonly number[], lo: number, hi: numb
     // At the ends only the inner neighbour counts: the bound says nothing about spacing.
     const left = p > 0 ? v - pts[p - 1]!.v : 0;
     const right = p < pts.length - 1 ? pts[p + 1]!.v - v : 0;
-    out[i] = Math.min(range, Math.max(minSigma, left, right));
+    out[i] = Math.min(range, Math.max(minSigma, scale * Math.max(left, right)));
   }
   return out;
 }
 
 /** Scott-type bandwidth for a multivariate estimator of m points in d dims. */
-export function scottBandwidth(m: number, d: number, lo: number, hi: number): number {
+export function scottBandwidth(m: number, d: number, lo: number, hi: number, scale = 1): number {
   const range = hi - lo;
-  return Math.min(range, Math.max(range / Math.min(100, 1 + m), 0.2 * Math.pow(Math.max(m, 1), -1 / (d + 4)) * range));
+  return Math.min(range, Math.max(range / Math.min(100, 1 + m), scale * 0.2 * Math.pow(Math.max(m, 1), -1 / (d + 4)) * range));
 }
 
 /** Kernel mass a categorical observation keeps on its own choice among k, given m observations. */
@@ -99,10 +103,12 @@ export class ParzenEstimator {
       if (dim.kind === 'num') {
         const range = dim.hi - dim.lo;
         const col = obs.map((o) => o[j]!);
-        const sig =
-          opts.multivariate || dims.length > 1
-            ? col.map(() => scottBandwidth(m, dims.length, dim.lo, dim.hi))
-            : neighbourBandwidths(col, dim.lo, dim.hi);
+        const k = opts.bandwidthScale ?? 1;
+        const sig = (
+          (opts.multivariate || dims.length > 1) && opts.jointBandwidth !== 'neighbour'
+            ? col.map(() => scottBandwidth(m, dims.length, dim.lo, dim.hi, k))
+            : neighbourBandwidths(col, dim.lo, dim.hi, k)
+        );
         for (let i = 0; i < m; i++) {
           mu[i] = col[i]!;
           sigma[i] = sig[i]!;

@@ -35,6 +35,10 @@ export interface TpeOptions {
   readonly fidelity?: boolean;
   /** With fidelity: results an epoch needs before it is modelled. Default 10. */
   readonly minPerRung?: number;
+  /** Multivariate bandwidths: Scott-type (default) or per-dimension neighbour gaps. */
+  readonly jointBandwidth?: 'scott' | 'neighbour';
+  /** Multiplies the kernels' bandwidths. Default 1. */
+  readonly bandwidthScale?: number;
   /** The bad group keeps at most this many trials (the most recent; older ones carry little weight anyway). Default 500. */
   readonly maxBad?: number;
 }
@@ -70,40 +74,61 @@ export class TpeSampler implements Sampler {
       fidelity: opts.fidelity ?? false,
       minPerRung: opts.minPerRung ?? 10,
       maxBad: opts.maxBad ?? 500,
+      bandwidthScale: opts.bandwidthScale ?? 1,
+      jointBandwidth: opts.jointBandwidth ?? 'scott',
     };
     this.name = this.o.multivariate ? 'tpe-multivariate' : 'tpe';
     this.needs = this.o.fidelity ? ('reports' as const) : ('trials' as const);
   }
 
-  /**
-   * Encoded params by params object, for the space they were encoded in. Only a cache: the
-   * history reader hands over the same objects on every read, so each trial is encoded once.
-   */
-  private encoded = new WeakMap<Params, Float64Array>();
+  /** Encoded trials by number, for the space they were encoded in. Only a cache. */
+  private rows = new Map<number, { p: Params; row: Row }>();
   private encodedFor: SearchSpace | undefined;
 
   sample(space: SearchSpace, studySeed: number, trialNumber: number, history: History = EMPTY_HISTORY): Params {
     if (finishedCount(history) < this.o.nStartup) return this.random.sample(space, studySeed, trialNumber);
-    const { scored, bad } = scoreHistory(history, { fidelity: this.o.fidelity, minPerRung: this.o.minPerRung });
     const names = Object.keys(space);
     const dims = names.map((n) => dimOf(space[n]!));
     if (this.encodedFor !== space) {
-      this.encoded = new WeakMap();
+      this.rows = new Map();
       this.encodedFor = space;
     }
-    const enc = (p: Params): Float64Array => {
-      let row = this.encoded.get(p);
-      if (!row) {
-        row = Float64Array.from(names, (n, j) => (p[n] === undefined ? NaN : encode(dims[j]!, p[n]!)));
-        this.encoded.set(p, row);
+    // Rows are cached by trial number and checked against the params object (the history
+    // reader hands over the same objects on every read), so each trial is encoded once, not
+    // once per claim. (A WeakMap keyed by params costs more in GC than it saves.)
+    const rowOf = (p: Params, number: number, score: number): Row => {
+      const hit = this.rows.get(number);
+      let r = hit !== undefined && hit.p === p ? hit.row : undefined;
+      if (r === undefined || r.score !== score) {
+        const x = Float64Array.from(names, (n, j) => (p[n] === undefined ? NaN : encode(dims[j]!, p[n]!)));
+        // Values outside the space encode as NaN: only when stored params disagree with it.
+        let ok = true;
+        names.forEach((n, j) => {
+          if (p[n] !== undefined && Number.isNaN(x[j]!)) ok = false;
+        });
+        r = { number, score, x, ok };
+        this.rows.set(number, { p, row: r });
       }
-      return row;
+      return r;
     };
-    const good: Row[] = scored.map((t) => ({ number: t.number, score: t.score, x: enc(t.params) }));
-    const rest: Row[] = bad.map((t) => ({ number: t.number, score: Infinity, x: enc(t.params) }));
-    // Rows with a value outside the space (NaN) exist only if the stored params disagree with
-    // it; when none do, groups of unconditional parameters skip the filtering pass.
-    const clean = !good.some((r) => r.x.some(Number.isNaN)) && !rest.some((r) => r.x.some(Number.isNaN));
+    const good: Row[] = [];
+    const rest: Row[] = [];
+    let clean = true;
+    const add = (list: Row[], r: Row): void => {
+      list.push(r);
+      if (!r.ok) clean = false;
+    };
+    if (this.o.fidelity) {
+      const { scored, bad } = scoreHistory(history, { fidelity: true, minPerRung: this.o.minPerRung });
+      for (const t of scored) add(good, rowOf(t.params, t.number, t.score));
+      for (const t of bad) add(rest, rowOf(t.params, t.number, Infinity));
+    } else {
+      // Completed trials are scored by their value; pruned and running ones are bad (scoring.ts).
+      for (const t of history.trials) {
+        if (t.state === 'completed' && t.value !== null) add(good, rowOf(t.params, t.number, t.value));
+        else add(rest, rowOf(t.params, t.number, Infinity));
+      }
+    }
     const out: Params = {};
     const decided = new Set<string>();
     for (;;) {
@@ -170,7 +195,7 @@ export class TpeSampler implements Sampler {
       if (above.length > this.o.maxBad) above = above.slice(above.length - this.o.maxBad);
     }
     const pick = (r: Row): number[] => cols.map((c) => r.x[c]!);
-    const opts = { priorWeight: this.o.priorWeight, multivariate: this.o.multivariate };
+    const opts = { priorWeight: this.o.priorWeight, multivariate: this.o.multivariate, bandwidthScale: this.o.bandwidthScale, jointBandwidth: this.o.jointBandwidth };
     const l = new ParzenEstimator(dims, below.map(pick), ageWeights(below.length), opts);
     const g = new ParzenEstimator(dims, above.map(pick), ageWeights(above.length), opts);
     const rng = new FastRng(seed);
@@ -191,7 +216,10 @@ export class TpeSampler implements Sampler {
 interface Row {
   readonly number: number;
   readonly score: number;
+  /** Internal coordinates in space order; NaN where absent (inactive) or outside the space. */
   readonly x: Float64Array;
+  /** No value outside the space. */
+  readonly ok: boolean;
 }
 
 function better(a: Row, b: Row): boolean {
