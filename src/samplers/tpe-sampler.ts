@@ -39,7 +39,7 @@ export interface TpeOptions {
   readonly jointBandwidth?: 'scott' | 'neighbour';
   /** Multiplies the kernels' bandwidths. Default 1. */
   readonly bandwidthScale?: number;
-  /** The bad group keeps at most this many trials (the most recent; older ones carry little weight anyway). Default 500. */
+  /** The bad group keeps at most this many trials (the most recent; older ones carry little weight anyway). Default 250. */
   readonly maxBad?: number;
 }
 
@@ -73,7 +73,7 @@ export class TpeSampler implements Sampler {
       gamma: opts.gamma ?? defaultGamma,
       fidelity: opts.fidelity ?? false,
       minPerRung: opts.minPerRung ?? 10,
-      maxBad: opts.maxBad ?? 500,
+      maxBad: opts.maxBad ?? 250,
       bandwidthScale: opts.bandwidthScale ?? 1,
       jointBandwidth: opts.jointBandwidth ?? 'scott',
     };
