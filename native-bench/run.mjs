@@ -1,6 +1,6 @@
 // `npm run bench`: the native-path benchmarks, each writing its section of RESULTS.md.
 //   npm run bench                 training steps per backend, trial throughput, npm start's wall time
-//   npm run bench -- --all        also storage overhead and ASHA vs FIFO (tens of minutes)
+//   npm run bench -- --all        also storage overhead, ASHA vs FIFO and the samplers' search quality (tens of minutes)
 //   npm run bench -- steps storage asha throughput    any subset, by name
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ const SCRIPTS = {
   throughput: ['throughput.mjs'],
   storage: ['storage.mjs'],
   memory: ['memory.mjs', '--workers', '1,2,4,8', '--rounds', '3'],
+  search: ['search-quality.mjs'],
   asha: ['asha-vs-fifo.mjs', '--model', 'mlp', '--trials', '32', '--max-epochs', '10', '--min-epochs', '1', '--eta', '2', '--seed', '1'],
 };
 const args = process.argv.slice(2);

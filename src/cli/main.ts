@@ -7,6 +7,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { HpoError, errorMessage } from '../errors.js';
 import { DEFAULT_STORAGE } from './common.js';
+import { enqueueCommand, type EnqueueArgs } from './commands/enqueue.js';
 import { infoCommand } from './commands/info.js';
 import { bestCommand, sqlCommand, studiesCommand, trialsCommand } from './commands/read.js';
 import { reportBuilder, reportCommand, type ReportArgs } from './commands/report.js';
@@ -54,6 +55,19 @@ async function main(argv: string[]): Promise<void> {
           'random search over the learning rate',
         ),
       (a) => runCommand(a as unknown as RunArgs),
+    )
+    .command(
+      'enqueue [configs..]',
+      'Put fixed configs at the head of a study\'s queue (validated against its space)',
+      (y) =>
+        y
+          // Several configs are several values of one positional: keep them all here.
+          .parserConfiguration({ 'duplicate-arguments-array': true })
+          .positional('configs', { type: 'string', array: true, describe: 'JSON objects of parameter values' })
+          .option('study', { type: 'string', describe: 'Study name (optional if the storage holds one study)' })
+          .option('file', { type: 'string', describe: 'Configs from a file: one JSON object per line, or a JSON array' })
+          .example(`$0 enqueue --study m --storage /tmp/m.db '{"learning_rate": 0.1, "num_layers": 1, "num_hiddens_1": 256}'`, ''),
+      (a) => enqueueCommand(a as unknown as EnqueueArgs),
     )
     .command(
       'best',

@@ -1,5 +1,5 @@
 import { Rng, deriveSeed } from '../random.js';
-import type { Distribution, Params, SearchSpace, Choice } from '../space/distribution.js';
+import { isActive, type Distribution, type Params, type SearchSpace, type Choice } from '../space/distribution.js';
 import type { Sampler } from './sampler.js';
 
 /**
@@ -9,10 +9,12 @@ import type { Sampler } from './sampler.js';
  */
 export class RandomSampler implements Sampler {
   readonly name = 'random';
+  readonly needs = 'none' as const;
   sample(space: SearchSpace, studySeed: number, trialNumber: number): Params {
     const out: Params = {};
     for (const [name, d] of Object.entries(space)) {
-      out[name] = sampleOne(d, new Rng(deriveSeed(studySeed, 'param', trialNumber, name)));
+      // Inactive parameters are left out (stored absent), not given a placeholder value.
+      if (isActive(d, out)) out[name] = sampleOne(d, new Rng(deriveSeed(studySeed, 'param', trialNumber, name)));
     }
     return out;
   }

@@ -1,10 +1,13 @@
 import pg from 'pg';
 import { HpoError, StorageError } from '../errors.js';
+import type { Params } from '../space/distribution.js';
 import { migratePostgres } from './migrations.js';
 import {
   checkCheckpoint,
   checkClaim,
+  checkEnqueue,
   checkFinish,
+  checkHistoryQuery,
   checkNewTrial,
   checkReport,
   checkSeed,
@@ -14,8 +17,11 @@ import {
   readOnlyRefusal,
   staleReason,
   summarize,
+  toHistory,
   toStudy,
   toTrial,
+  type HistoryDbRow,
+  type HistoryReportRow,
   type StudyRow,
   type SummaryRow,
   type TrialRow,
@@ -24,6 +30,9 @@ import type {
   Checkpoint,
   ClaimRequest,
   EpochReport,
+  FinalState,
+  HistoryQuery,
+  HistoryRow,
   FinishOutcome,
   RungResult,
   Storage,
@@ -140,6 +149,16 @@ const SQL = {
           WHERE t.study_id = $1 AND r.epoch = $2 ORDER BY r.value, t.number`,
   rungBracket: `SELECT t.number, r.value FROM reports r JOIN trials t ON t.id = r.trial_id
                  WHERE t.study_id = $1 AND r.epoch = $2 AND t.bracket = $3::integer ORDER BY r.value, t.number`,
+  enqueue: `WITH ins AS (INSERT INTO enqueued (study_id, params) VALUES ($1, $2::json) RETURNING 1)
+            SELECT (SELECT count(*) FROM enqueued WHERE study_id = $1) + (SELECT count(*) FROM ins) AS n`,
+  queueAll: `SELECT params FROM enqueued WHERE study_id = $1 ORDER BY id`,
+  // Runs under the study's row lock (claimTrial), so two claimers never pop the same config.
+  queuePop: `DELETE FROM enqueued WHERE id = (SELECT id FROM enqueued WHERE study_id = $1 ORDER BY id LIMIT 1) RETURNING params`,
+  history: `SELECT number, state, params, value FROM trials
+             WHERE study_id = $1 AND (number > $2 OR number = ANY($3::integer[])) ORDER BY number`,
+  historyReports: `SELECT t.number, r.epoch, r.value FROM trials t JOIN reports r ON r.trial_id = t.id
+                    WHERE t.study_id = $1 AND (t.number > $2 OR t.number = ANY($3::integer[]))
+                    ORDER BY t.number, r.epoch`,
   best: `SELECT * FROM trials WHERE study_id = $1 AND state = 'completed' AND value IS NOT NULL
           ORDER BY value, number LIMIT 1`,
   counts: `SELECT state, count(*) AS n FROM trials WHERE study_id = $1 GROUP BY state`,
@@ -291,10 +310,26 @@ export class PostgresStorage implements Storage {
       const n = Number(pick.n);
       if (n >= req.maxTrials) return null;
       const number = n + 1;
-      const t = checkNewTrial(req.newTrial(number), number);
+      const head = (await c.query<{ params: Params }>(SQL.queuePop, [req.studyId])).rows[0];
+      const t = checkNewTrial(head === undefined ? req.newTrial(number) : req.newTrial(number, head.params), number);
       const r = await c.query<TrialRow>(SQL.insertTrial, [req.studyId, number, t.params, t.seed, t.bracket, req.owner, token]);
       return toTrial(r.rows[0]!);
     });
+  }
+
+  async enqueueTrial(studyId: number, params: Params): Promise<number> {
+    checkEnqueue(params);
+    return this.tx(`enqueueTrial study ${studyId}`, async (c) => {
+      const lock = await c.query(SQL.lockStudy, [studyId]);
+      if (lock.rowCount === 0) throw new StorageError(`postgres ${this.location}: no study with id ${studyId}`);
+      const r = await c.query<{ n: string | number }>(SQL.enqueue, [studyId, JSON.stringify(params)]);
+      return Number(r.rows[0]!.n);
+    });
+  }
+
+  async enqueuedTrials(studyId: number): Promise<Params[]> {
+    const r = await this.q<{ params: Params }>(`enqueuedTrials study ${studyId}`, SQL.queueAll, [studyId]);
+    return r.rows.map((x) => x.params);
   }
 
   async recordReport(trialId: number, attempt: number, epoch: number, value: number): Promise<boolean> {
@@ -379,6 +414,15 @@ export class PostgresStorage implements Storage {
         ? await this.q<Row>(what, SQL.rung, [studyId, epoch])
         : await this.q<Row>(what, SQL.rungBracket, [studyId, epoch, bracket]);
     return r.rows.map((x) => ({ trialNumber: x.number, value: x.value }));
+  }
+
+  async trialHistory(studyId: number, q: HistoryQuery): Promise<HistoryRow[]> {
+    checkHistoryQuery(q);
+    const what = `trialHistory study ${studyId}`;
+    const args = [studyId, q.after, [...(q.numbers ?? [])]];
+    const rows = (await this.q<HistoryDbRow>(what, SQL.history, args)).rows;
+    const reports = q.reports === true ? (await this.q<HistoryReportRow>(what, SQL.historyReports, args)).rows : [];
+    return toHistory(rows, reports);
   }
 
   async bestTrial(studyId: number): Promise<TrialRecord | undefined> {

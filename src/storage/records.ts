@@ -4,7 +4,7 @@
  */
 import { ReadOnlyError } from '../errors.js';
 import type { Params } from '../space/distribution.js';
-import type { ClaimRequest, FinalState, FinishOutcome, StudyRecord, StudySummary, TrialRecord, TrialState } from './storage.js';
+import type { ClaimRequest, FinalState, FinishOutcome, HistoryQuery, HistoryRow, StudyRecord, StudySummary, TrialRecord, TrialState } from './storage.js';
 import { TRIAL_STATES } from './storage.js';
 
 /** A trials row as both drivers return it (timestamps already ISO strings). */
@@ -70,6 +70,47 @@ export function toStudy(r: StudyRow): StudyRecord {
     seed: Number(r.seed),
     createdAt: r.created_at,
   };
+}
+
+/** A row of the history query; a row of its reports query. */
+export interface HistoryDbRow {
+  number: number;
+  state: string;
+  params: string | Params;
+  value: number | null;
+}
+export interface HistoryReportRow {
+  number: number;
+  epoch: number;
+  value: number;
+}
+
+/** Join the two history queries (both ascending by number) into HistoryRows. */
+export function toHistory(rows: readonly HistoryDbRow[], reports: readonly HistoryReportRow[]): HistoryRow[] {
+  const out: HistoryRow[] = [];
+  let j = 0;
+  for (const r of rows) {
+    const n = Number(r.number);
+    const reps: [number, number][] = [];
+    while (j < reports.length && Number(reports[j]!.number) < n) j++;
+    while (j < reports.length && Number(reports[j]!.number) === n) {
+      reps.push([Number(reports[j]!.epoch), Number(reports[j]!.value)]);
+      j++;
+    }
+    out.push({ number: n, state: r.state as TrialState, params: json<Params>(r.params), value: r.value === null ? null : Number(r.value), reports: reps });
+  }
+  return out;
+}
+
+export function checkEnqueue(params: Params): void {
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) throw new TypeError('enqueueTrial: params must be an object');
+}
+
+export function checkHistoryQuery(q: HistoryQuery): void {
+  if (!Number.isSafeInteger(q.after) || q.after < 0) throw new RangeError(`trialHistory: after must be an integer >= 0, got ${q.after}`);
+  for (const n of q.numbers ?? []) {
+    if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`trialHistory: trial numbers must be integers >= 1, got ${n}`);
+  }
 }
 
 export function emptyCounts(): Record<TrialState, number> {

@@ -1,6 +1,9 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { StorageError, errorMessage } from '../errors.js';
+import type { Params } from '../space/distribution.js';
 import type {
+  HistoryQuery,
+  HistoryRow,
   Checkpoint,
   ClaimRequest,
   EpochReport,
@@ -180,6 +183,16 @@ export class RetryingStorage implements Storage {
   }
   getTrials(studyId: number, opts?: { states?: readonly TrialState[] }): Promise<TrialRecord[]> {
     return this.retry(`getTrials study ${studyId}`, () => this.inner.getTrials(studyId, opts));
+  }
+  trialHistory(studyId: number, q: HistoryQuery): Promise<HistoryRow[]> {
+    return this.retry(`trialHistory study ${studyId}`, () => this.inner.trialHistory(studyId, q));
+  }
+  enqueuedTrials(studyId: number): Promise<Params[]> {
+    return this.retry(`enqueuedTrials study ${studyId}`, () => this.inner.enqueuedTrials(studyId));
+  }
+  /** Not retried: a retry after a commit whose answer was lost would queue the config twice. */
+  enqueueTrial(studyId: number, params: Params): Promise<number> {
+    return this.inner.enqueueTrial(studyId, params);
   }
   getReports(studyId: number, opts?: { trialId?: number }): Promise<EpochReport[]> {
     return this.retry(`getReports study ${studyId}`, () => this.inner.getReports(studyId, opts));

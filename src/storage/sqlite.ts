@@ -2,15 +2,21 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { HpoError, StorageError } from '../errors.js';
+import type { Params } from '../space/distribution.js';
 import { migrateSqlite } from './migrations.js';
 import {
   checkCheckpoint,
   checkClaim,
+  checkEnqueue,
   checkFinish,
   checkId,
   checkNewTrial,
   checkReport,
+  checkHistoryQuery,
   checkSeed,
+  type HistoryDbRow,
+  type HistoryReportRow,
+  toHistory,
   emptyCounts,
   plainRow,
   readOnlyRefusal,
@@ -28,6 +34,9 @@ import type {
   EpochReport,
   FinishOutcome,
   RungResult,
+  FinalState,
+  HistoryQuery,
+  HistoryRow,
   Storage,
   StudyRecord,
   StudySpec,
@@ -171,6 +180,16 @@ export class SqliteStorage implements Storage {
               WHERE t.study_id = ? AND r.epoch = ? ORDER BY r.value, t.number`,
       rungBracket: `SELECT t.number, r.value FROM reports r JOIN trials t ON t.id = r.trial_id
                      WHERE t.study_id = ? AND r.epoch = ? AND t.bracket = ? ORDER BY r.value, t.number`,
+      enqueue: `INSERT INTO enqueued (study_id, params) VALUES (?, ?)`,
+      queueCount: `SELECT count(*) AS n FROM enqueued WHERE study_id = ?`,
+      queueAll: `SELECT params FROM enqueued WHERE study_id = ? ORDER BY id`,
+      queueHead: `SELECT id, params FROM enqueued WHERE study_id = ? ORDER BY id LIMIT 1`,
+      queuePop: `DELETE FROM enqueued WHERE id = ?`,
+      history: `SELECT number, state, params, value FROM trials
+                 WHERE study_id = ? AND (number > ? OR number IN (SELECT value FROM json_each(?))) ORDER BY number`,
+      historyReports: `SELECT t.number, r.epoch, r.value FROM trials t JOIN reports r ON r.trial_id = t.id
+                        WHERE t.study_id = ? AND (t.number > ? OR t.number IN (SELECT value FROM json_each(?)))
+                        ORDER BY t.number, r.epoch`,
       best: `SELECT * FROM trials WHERE study_id = ? AND state = 'completed' AND value IS NOT NULL
               ORDER BY value, number LIMIT 1`,
       counts: `SELECT state, count(*) AS n FROM trials WHERE study_id = ? GROUP BY state`,
@@ -263,12 +282,35 @@ export class SqliteStorage implements Storage {
           const n = (this.st('maxNumber').get(req.studyId) as { n: number } | undefined)?.n ?? 0;
           if (n >= req.maxTrials) return null;
           const number = n + 1;
-          const t = checkNewTrial(req.newTrial(number), number);
+          const head = this.st('queueHead').get(req.studyId) as { id: number; params: string } | undefined;
+          if (head !== undefined) this.st('queuePop').run(head.id);
+          const t = checkNewTrial(head === undefined ? req.newTrial(number) : req.newTrial(number, JSON.parse(head.params) as Params), number);
           return toTrial(
             this.st('insertTrial').get(req.studyId, number, t.params, t.seed, t.bracket, req.owner, token) as TrialRow,
           );
         })
         .immediate(),
+    );
+  }
+
+  async enqueueTrial(studyId: number, params: Params): Promise<number> {
+    checkEnqueue(params);
+    return this.run(`enqueueTrial study ${studyId}`, () =>
+      this.db
+        .transaction(() => {
+          if (this.st('studyExists').get(studyId) === undefined) {
+            throw new StorageError(`sqlite ${this.location}: no study with id ${studyId}`);
+          }
+          this.st('enqueue').run(studyId, JSON.stringify(params));
+          return (this.st('queueCount').get(studyId) as { n: number }).n;
+        })
+        .immediate(),
+    );
+  }
+
+  async enqueuedTrials(studyId: number): Promise<Params[]> {
+    return this.run(`enqueuedTrials study ${studyId}`, () =>
+      (this.st('queueAll').all(studyId) as { params: string }[]).map((r) => JSON.parse(r.params) as Params),
     );
   }
 
@@ -379,6 +421,16 @@ export class SqliteStorage implements Storage {
       const rows =
         bracket == null ? this.st('rung').all(studyId, epoch) : this.st('rungBracket').all(studyId, epoch, bracket);
       return (rows as { number: number; value: number }[]).map((r) => ({ trialNumber: r.number, value: r.value }));
+    });
+  }
+
+  async trialHistory(studyId: number, q: HistoryQuery): Promise<HistoryRow[]> {
+    checkHistoryQuery(q);
+    return this.run(`trialHistory study ${studyId}`, () => {
+      const nums = JSON.stringify(q.numbers ?? []);
+      const rows = this.st('history').all(studyId, q.after, nums) as HistoryDbRow[];
+      const reports = q.reports === true ? (this.st('historyReports').all(studyId, q.after, nums) as HistoryReportRow[]) : [];
+      return toHistory(rows, reports);
     });
   }
 

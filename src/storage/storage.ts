@@ -75,8 +75,13 @@ export interface ClaimRequest {
   readonly owner: string;
   /** Running trials whose heartbeat is older than this (database clock) are interrupted first. */
   readonly staleAfterMs: number;
-  /** Pure function of the number: the config, seed and bracket of a NEW trial. */
-  readonly newTrial: (number: number) => { params: Params; seed: number; bracket: number | null };
+  /**
+   * Pure function of the number: the config, seed and bracket of a NEW trial. When a config
+   * is waiting in the study's queue (enqueueTrial), it is taken off the queue in the same
+   * transaction and passed as `enqueued`; the params returned are stored (the caller
+   * returns the enqueued ones rather than sampling).
+   */
+  readonly newTrial: (number: number, enqueued?: Params) => { params: Params; seed: number; bracket: number | null };
   /**
    * Makes a retried claim idempotent: a claim whose commit succeeded but whose answer was
    * lost is found again by this token (same owner, still running) instead of claiming a
@@ -101,6 +106,28 @@ export interface FinishOutcome {
 }
 
 export type FinalState = 'completed' | 'pruned' | 'failed' | 'interrupted';
+
+/**
+ * Which trials a history read returns: every trial numbered above `after`, plus those
+ * numbered in `numbers` (trials the caller saw unfinished last time). Finished trials are
+ * immutable, so a caller that keeps what it read only asks again for what can change.
+ */
+export interface HistoryQuery {
+  readonly after: number;
+  readonly numbers?: readonly number[];
+  /** Also return each trial's epoch reports (for multi-fidelity samplers). Default false. */
+  readonly reports?: boolean;
+}
+
+/** One trial as samplers see it. */
+export interface HistoryRow {
+  readonly number: number;
+  readonly state: TrialState;
+  readonly params: Params;
+  readonly value: number | null;
+  /** [epoch, value] ascending by epoch; empty unless asked for. */
+  readonly reports: readonly (readonly [number, number])[];
+}
 
 /** One value reported at a rung epoch and the number of the trial that reported it. */
 export interface RungResult {
@@ -141,6 +168,15 @@ export interface Storage {
    * @throws StorageError if the study does not exist; RangeError / TypeError for bad input.
    */
   claimTrial(req: ClaimRequest): Promise<TrialRecord | null>;
+  /**
+   * Queue a fixed config (already validated against the study's space): the next new trial
+   * numbers take queued configs first, oldest first, before any is sampled. Returns how many
+   * configs are now waiting.
+   * @throws StorageError if the study does not exist.
+   */
+  enqueueTrial(studyId: number, params: Params): Promise<number>;
+  /** Configs waiting in the study's queue, oldest first. */
+  enqueuedTrials(studyId: number): Promise<Params[]>;
   /** Store the value reported at `epoch` (1-based) and refresh the heartbeat. */
   recordReport(trialId: number, attempt: number, epoch: number, value: number): Promise<boolean>;
   /**
@@ -171,6 +207,12 @@ export interface Storage {
    * bracket; null or undefined means every trial (as RungStore). One indexed query.
    */
   rungResults(studyId: number, epoch: number, bracket?: number | null): Promise<RungResult[]>;
+  /**
+   * The trials a sampler learns from, ascending by number: those numbered above
+   * `q.after` and those listed in `q.numbers`, with their epoch reports if asked. Two
+   * indexed queries whatever the study's size.
+   */
+  trialHistory(studyId: number, q: HistoryQuery): Promise<HistoryRow[]>;
   /** Best completed trial (lowest value; ties: lowest number). */
   bestTrial(studyId: number): Promise<TrialRecord | undefined>;
   stateCounts(studyId: number): Promise<Record<TrialState, number>>;

@@ -4,6 +4,8 @@
  * decides on it, and store the outcome. Everything a restart needs is in storage.
  */
 import { StorageError, TrialInterruptedError, errorMessage } from '../errors.js';
+import { completeConfig } from '../samplers/complete-config.js';
+import { EMPTY_HISTORY, HistoryReader } from '../samplers/history.js';
 import type { Sampler } from '../samplers/sampler.js';
 import { trialSeed } from '../samplers/random-sampler.js';
 import type { Scheduler } from '../schedulers/scheduler.js';
@@ -221,16 +223,22 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
     emit({ type: 'trial-end', trial, state, value, epochs: lastEpoch, error });
   };
 
+  // The sampler's history is read from storage before every claim (never remembered), so
+  // a resumed run or another process samples from the same past.
+  const reader = sampler.needs === 'none' ? undefined : new HistoryReader(storage, study.id, sampler.needs === 'reports');
   try {
     for (;;) {
       while (!aborted() && fatal === undefined && active.size < pool.workers + (scheduler.synchronous ? parked : 0)) {
+        const history = reader ? await reader.read() : EMPTY_HISTORY;
         const trial = await storage.claimTrial({
           studyId: study.id,
           maxTrials: opts.trials,
           owner,
           staleAfterMs,
-          newTrial: (n) => ({
-            params: sampler.sample(study.space, study.seed, n),
+          newTrial: (n, enqueued) => ({
+            params: enqueued
+              ? completeConfig(study.space, enqueued, sampler.sample(study.space, study.seed, n, history), study.seed, n)
+              : sampler.sample(study.space, study.seed, n, history),
             seed: trialSeed(study.seed, n),
             bracket: scheduler.plan(n).bracket,
           }),

@@ -48,7 +48,7 @@ export interface StudyDefinition {
   readonly minEpochs?: number | undefined;
   /** Reduction factor of an early-stopping scheduler. Default: stored, else 2. */
   readonly eta?: number | undefined;
-  /** Config sampler. Default: stored, else random. */
+  /** Config sampler: random, tpe, tpe-multivariate or gp. Default: stored, else random. */
   readonly sampler?: string | undefined;
 }
 
@@ -116,7 +116,7 @@ export function buildSpec(name: string, def: StudyDefinition, stored: StudySpec 
   const spec: StudySpec = { name, objective, model, space, settings, seed };
   // Validate the scheduler and sampler options before anything is written.
   schedulerFor(spec, 1);
-  createSampler(String(settings['sampler']));
+  createSampler(String(settings['sampler'])).check?.(space);
   return spec;
 }
 

@@ -18,6 +18,7 @@ import { objectiveExport, type ObjectiveFn } from '../training/objective.js';
 import type { BackendRequest } from '../worker/messages.js';
 import { defaultWorkers, TrialPool } from '../worker/pool.js';
 import { checkCompatible, ensureStudy } from './ensure-study.js';
+import { enqueueConfig } from './enqueue.js';
 import { InlineExecutor, type TrialExecutor } from './executor.js';
 import { runStudy, type RunSummary, type StudyEvent } from './runner.js';
 import { BUILTIN_OBJECTIVE, buildSpec, checkPositiveInt, FUNCTION_OBJECTIVE_PREFIX, schedulerFor, type StudyDefinition } from './spec.js';
@@ -229,7 +230,8 @@ export class Study {
   ): Promise<OptimizeResult> {
     const { storage, record: study } = this;
     const scheduler = schedulerFor(study, trials);
-    const sampler = createSampler(String(study.settings['sampler']));
+    // With an early-stopping scheduler, model-based samplers learn from rung results.
+    const sampler = createSampler(String(study.settings['sampler']), { fidelity: study.settings['scheduler'] !== 'fifo' });
 
     const counts = await storage.stateCounts(study.id);
     const finished = counts.completed + counts.pruned + counts.failed;
@@ -313,6 +315,18 @@ export class Study {
     // Synchronous successive halving parks trials at a rung; a parked trial holds a slot of
     // its thread but no CPU, so threads must accept more than one.
     return new TrialPool({ workers, init: { dataset: null, backend, ...threads }, tasksPerThread, ...poolLimits });
+  }
+
+  /**
+   * Queue a fixed config: the next new trial numbers take queued configs, oldest first,
+   * before any is sampled (interrupted trials still re-run first). It runs within the
+   * budget of the next {@link Study.optimize}. Returns how many configs now wait.
+   * @throws SpaceError when the config does not fit the space (missing, inactive, unknown or
+   *   out-of-range parameters); UsageError when it is not an object.
+   */
+  async enqueue(params: Readonly<Record<string, unknown>>): Promise<number> {
+    if (this.closed) throw new UsageError(`study "${this.name}" is closed`);
+    return (await enqueueConfig(this.storage, this.record, params)).waiting;
   }
 
   /** The best completed trial (lowest value; ties: lowest number), if any. */

@@ -59,7 +59,10 @@ describe('random sampler', () => {
 
   it('registry picks by name and rejects unknown names', () => {
     assert.equal(createSampler('random').name, 'random');
-    assert.throws(() => createSampler('tpe'), /unknown sampler "tpe" \(available: random\)/);
+    assert.equal(createSampler('tpe').name, 'tpe');
+    assert.equal(createSampler('tpe-multivariate').name, 'tpe-multivariate');
+    assert.equal(createSampler('gp').name, 'gp');
+    assert.throws(() => createSampler('bayes'), /unknown sampler "bayes" \(available: random, tpe, tpe-multivariate, gp\)/);
   });
 });
 

@@ -300,6 +300,70 @@ export function runStorageContract(name: string, makeStorage: () => Promise<Stor
       assert.deepEqual(await s.getReports(other.study.id), [{ trialId: x.id, trialNumber: 1, epoch: 1, value: 0.01 }]);
     });
 
+    test('trialHistory: numbers above `after` plus the listed ones, with params, values and reports on request', async (s) => {
+      const { study } = await s.createStudy(spec());
+      const other = await s.createStudy(spec());
+      const ts = await claimAll(s, study.id, 5);
+      await claimAll(s, other.study.id, 2);
+      await s.recordReport(ts[0]!.id, 1, 1, 0.5);
+      await s.recordReport(ts[0]!.id, 1, 2, 0.25);
+      await s.finishTrial(ts[0]!.id, 1, { state: 'completed', value: 0.25 });
+      await s.recordReport(ts[1]!.id, 1, 1, 0.9);
+      await s.finishTrial(ts[1]!.id, 1, { state: 'pruned', value: 0.9 });
+      await s.finishTrial(ts[2]!.id, 1, { state: 'failed', value: null, error: 'x' });
+      await s.recordReport(ts[3]!.id, 1, 1, 0.7); // 4 and 5 still running
+      const all = await s.trialHistory(study.id, { after: 0 });
+      assert.deepEqual(
+        all.map((r) => [r.number, r.state, r.value, r.reports.length]),
+        [
+          [1, 'completed', 0.25, 0],
+          [2, 'pruned', 0.9, 0],
+          [3, 'failed', null, 0],
+          [4, 'running', null, 0],
+          [5, 'running', null, 0],
+        ],
+      );
+      assert.deepEqual(all[0]!.params, { zeta: 1, alpha: 'a1' });
+      assert.deepEqual(Object.keys(all[0]!.params), ['zeta', 'alpha']); // key order kept
+      const withReports = await s.trialHistory(study.id, { after: 0, reports: true });
+      assert.deepEqual(withReports.map((r) => r.reports), [[[1, 0.5], [2, 0.25]], [[1, 0.9]], [], [[1, 0.7]], []]);
+      // Incremental: above 3, plus trial 1 asked again; the other study never leaks in.
+      const some = await s.trialHistory(study.id, { after: 3, numbers: [1], reports: true });
+      assert.deepEqual(some.map((r) => r.number), [1, 4, 5]);
+      assert.deepEqual(some[1]!.reports, [[1, 0.7]]);
+      assert.deepEqual(await s.trialHistory(study.id, { after: 5 }), []);
+      assert.deepEqual((await s.trialHistory(other.study.id, { after: 0 })).map((r) => r.number), [1, 2]);
+      await assert.rejects(s.trialHistory(study.id, { after: -1 }), RangeError);
+      await assert.rejects(s.trialHistory(study.id, { after: 0, numbers: [0] }), RangeError);
+    });
+
+    test('enqueued configs go to the next new numbers, oldest first, after interrupted trials are re-run', async (s) => {
+      const { study } = await s.createStudy(spec());
+      const [t1] = await claimAll(s, study.id, 1);
+      assert.equal(await s.enqueueTrial(study.id, { lr: 0.1, batch: 32 }), 1);
+      assert.equal(await s.enqueueTrial(study.id, { lr: 0.2, batch: 64 }), 2);
+      assert.deepEqual(await s.enqueuedTrials(study.id), [{ lr: 0.1, batch: 32 }, { lr: 0.2, batch: 64 }]);
+      await s.interruptOwners(study.id, ['host:1:a'], 'gone');
+      const seen: [number, unknown][] = [];
+      const req = {
+        newTrial: (n: number, enqueued?: Params) => {
+          seen.push([n, enqueued]);
+          return { params: enqueued ?? ({ zeta: n } as Params), seed: n, bracket: null };
+        },
+      };
+      const again = await s.claimTrial(claimReq(study.id, req));
+      assert.equal(again!.id, t1!.id); // the interrupted trial first, with its own params
+      const a = await s.claimTrial(claimReq(study.id, req));
+      const b = await s.claimTrial(claimReq(study.id, req));
+      const c = await s.claimTrial(claimReq(study.id, req));
+      assert.deepEqual([a!.number, a!.params], [2, { lr: 0.1, batch: 32 }]);
+      assert.deepEqual([b!.number, b!.params], [3, { lr: 0.2, batch: 64 }]);
+      assert.deepEqual([c!.number, c!.params], [4, { zeta: 4 }]);
+      assert.deepEqual(seen, [[2, { lr: 0.1, batch: 32 }], [3, { lr: 0.2, batch: 64 }], [4, undefined]]);
+      assert.deepEqual(await s.enqueuedTrials(study.id), []);
+      await assert.rejects(s.enqueueTrial(987654, { a: 1 }), StorageError);
+    });
+
     test('rungResults: equal values come back with their numbers, ordered by number; re-run trials keep theirs', async (s) => {
       const { study } = await s.createStudy(spec());
       const ts = await claimAll(s, study.id, 5); // numbers 1..5, brackets 1, 0, 1, 0, 1

@@ -4,6 +4,7 @@ import { fashionTensors, PIXELS, type FashionData, type Tf } from '../data.js';
 import { deriveSeed, FastRng } from '../../random.js';
 import { UsageError } from '../../errors.js';
 import type { ModelSpec, Trainer, TrainerOptions } from './model.js';
+import { ACTIVATIONS, DeepMlpNet, type Activation } from './deep-mlp.js';
 import type { Handle, NativeOps } from '../native-ops.js';
 import { applyGrads, matMulT, batchSize, constScalar, epochDropoutRng, learningRate, numParam, SgdTrainer, torchUniform, type Net, type StepScalars } from './common.js';
 
@@ -162,6 +163,30 @@ export class MlpNet implements Net {
   }
 }
 
+/**
+ * With `num_layers` or `activation` in the config: the widths (`num_hiddens_1..L`, each
+ * falling back to `num_hiddens`, then 256) and activation of a DeepMlpNet. Without them
+ * (the default space): null, and the one-layer ReLU MlpNet with its lean step trains.
+ * A config of one ReLU layer also takes the lean one-layer net.
+ */
+export function deepConfig(params: Params): { widths: number[]; activation: Activation } | null {
+  if (params['num_layers'] === undefined && params['activation'] === undefined) return null;
+  const L = numParam(params, 'num_layers', 1);
+  if (!Number.isSafeInteger(L) || L < 1 || L > 8) throw new UsageError(`num_layers must be an integer in [1, 8], got ${L}`);
+  const activation = params['activation'] ?? 'relu';
+  if (!(ACTIVATIONS as readonly unknown[]).includes(activation)) {
+    throw new UsageError(`activation must be one of ${ACTIVATIONS.join(', ')}, got ${JSON.stringify(activation)}`);
+  }
+  const widths: number[] = [];
+  for (let i = 1; i <= L; i++) {
+    const w = numParam(params, `num_hiddens_${i}`, numParam(params, 'num_hiddens', 256));
+    if (!Number.isSafeInteger(w) || w < 1) throw new UsageError(`num_hiddens_${i} must be a positive integer, got ${w}`);
+    widths.push(w);
+  }
+  if (L === 1 && activation === 'relu') return null;
+  return { widths, activation: activation as Activation };
+}
+
 /** MLP with one hidden layer: learning rate, width, dropout and batch size are tuned. */
 export const mlpModel: ModelSpec = {
   name: 'mlp',
@@ -177,11 +202,17 @@ export const mlpModel: ModelSpec = {
   createTrainer(tf: Tf, data: FashionData, params: Params, opts: TrainerOptions): Trainer {
     const lr = learningRate(params);
     const B = batchSize(params, mlpModel.defaults.batchSize);
-    const H = numParam(params, 'num_hiddens', 256);
+    const H = params['num_layers'] === 1 && params['num_hiddens_1'] !== undefined ? numParam(params, 'num_hiddens_1') : numParam(params, 'num_hiddens', 256);
     if (!Number.isSafeInteger(H) || H < 1) throw new UsageError(`num_hiddens must be a positive integer, got ${H}`);
     const p = numParam(params, 'dropout', 0);
     if (!(p >= 0 && p < 1)) throw new UsageError(`dropout must be in [0, 1), got ${p}`);
     const T = fashionTensors(tf, data, 'flat1', opts.trainSubset);
+    const deep = deepConfig(params);
+    if (deep) {
+      // The conditional space's network (num_layers, a width per layer, activation).
+      const net = new DeepMlpNet(tf, deep.widths, deep.activation, p, deriveSeed(opts.seed, 'mlp-init'));
+      return new SgdTrainer(tf, T, net, B, lr, opts.seed, opts.step ?? 'lean', 5000);
+    }
     const net = new MlpNet(tf, H, p, deriveSeed(opts.seed, 'mlp-init'));
     return new SgdTrainer(tf, T, net, B, lr, opts.seed, opts.step ?? 'lean', 5000);
   },
