@@ -8,13 +8,16 @@
 // section of RESULTS.md. Run after `npx tsc -p tsconfig.json`:
 //   node native-bench/study-compare.mjs [--jobs book,mlp] [--rounds 3] [--seeds 1,2,3] [--workers 2]
 //        [--ours-args "--pack 8"] [--peer-storage journal|sqlite] [--python /usr/bin/python3]
-//        [--quick] [--no-write]
+//        [--same-configs] [--quick] [--no-write]
 // Every round runs every seed on both sides. Wall time: median over all runs of a side.
 // Peak memory: ours = max RSS of the one `hpo run` process; the peer's = the sum of its worker
 // processes' max RSS. Search quality: per seed the median best error over rounds, then
-// the median over seeds. --quick: 2 trials x 1 epoch on 5000 images, one round, nothing written.
+// the median over seeds. --same-configs: the peer trains exactly our configurations (the
+// ones `hpo run --seed S` samples, enqueued with study.enqueue_trial) instead of drawing its
+// own with its RandomSampler: wall time and best error then differ by the training alone.
+// --quick: 2 trials x 1 epoch on 5000 images, one round, nothing written.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,6 +63,7 @@ const oursArgs = opt('ours-args', '').split(/\s+/).filter(Boolean);
 const peerStorage = opt('peer-storage', 'journal');
 if (!['journal', 'sqlite'].includes(peerStorage)) fail('--peer-storage must be journal or sqlite');
 const trainSubset = quick ? 5000 : undefined;
+const sameConfigs = args.includes('--same-configs');
 const py = pythonPath(opt('python'));
 requirePython(py, ['torch', 'optuna', 'numpy']);
 
@@ -79,10 +83,12 @@ function settings(job) {
 
 function runPeer(job, seed, tag) {
   const j = settings(job);
+  const configs = sameConfigs ? configsFor(job, seed) : undefined;
   const store = peerStorage === 'journal' ? path.join(dir, `peer-${tag}`) : `sqlite:///${path.join(dir, `peer-${tag}.db`)}`;
   const argv = [path.join(here, 'peer/optuna_study.py'), 'launch', '--storage', store, '--study', job, '--model', j.model, '--space', path.join(here, j.space)];
   argv.push('--trials', String(j.trials), '--epochs', String(j.epochs), '--batch', String(j.batch), '--workers', String(workers), '--seed', String(seed));
   if (trainSubset) argv.push('--train-subset', String(trainSubset));
+  if (configs) argv.push('--configs', configs.file);
   const r = spawnSync(py, argv, { encoding: 'utf8', env: singleThreadEnv(), stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
   const out = lastJson(r.stdout ?? '');
   if (r.status !== 0 || !out) throw new Error(`peer run failed (exit ${r.status}):\n${(r.stderr ?? '').trim().split('\n').slice(-15).join('\n')}`);
@@ -111,7 +117,42 @@ function runOurs(job, seed, tag) {
   const row = conn.prepare("SELECT count(*) AS n, min(value) AS best FROM trials WHERE state = 'completed'").get();
   conn.close();
   if (row.n !== j.trials) throw new Error(`hpo run completed ${row.n} of ${j.trials} trials`);
+  if (sameConfigs && JSON.stringify(storedConfigs(db)) !== JSON.stringify(configsFor(job, seed).list)) {
+    throw new Error('this run sampled other configurations than the probe run with the same seed: --same-configs cannot pair them');
+  }
   return { wall: out.wall_s, rssKb: out.maxrss_kb, best: row.best };
+}
+
+/** Our trials' params in trial order. */
+function storedConfigs(db) {
+  const conn = new Database(db, { readonly: true });
+  const rows = conn.prepare('SELECT params FROM trials ORDER BY number').all();
+  conn.close();
+  return rows.map((r) => JSON.parse(r.params));
+}
+
+const probed = new Map();
+/**
+ * Our configurations for (job, seed), from an untimed probe run on 256 images for 1 epoch
+ * (sampling depends on the seed and trial number only; runOurs checks that every timed run
+ * drew the same list), written to a file for optuna_study.py --configs.
+ */
+function configsFor(job, seed) {
+  const key = `${job}-${seed}`;
+  if (!probed.has(key)) {
+    const j = settings(job);
+    const db = path.join(dir, `probe-${key}.db`);
+    const a = oursCommand(job, seed, db).map((x, i, all) => (all[i - 1] === '--epochs' ? '1' : all[i - 1] === '--train-subset' ? '256' : x));
+    if (!a.includes('--train-subset')) a.push('--train-subset', '256');
+    const r = spawnSync(process.execPath, [CLI, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (r.status !== 0) throw new Error(`probe run for our configurations failed: ${r.stderr.trim().split('\n').pop()}`);
+    const list = storedConfigs(db);
+    if (list.length !== j.trials) throw new Error(`probe run stored ${list.length} of ${j.trials} trials`);
+    const file = path.join(dir, `configs-${key}.json`);
+    writeFileSync(file, JSON.stringify(list));
+    probed.set(key, { list, file });
+  }
+  return probed.get(key);
 }
 
 const median = (xs) => {
@@ -167,6 +208,9 @@ const lines = [
   '',
   `Peer: \`native-bench/peer/optuna_study.py\`: Optuna RandomSampler (seed per worker process), ${workers} worker processes with one thread each (OPENBLAS_NUM_THREADS=1, torch.set_num_threads(1)) sharing one fresh ${peerStorage === 'journal' ? 'JournalFileStorage' : 'SQLite RDBStorage'}, each calling study.optimize until the shared budget is reached (MaxTrialsCallback; a trial numbered past the budget stops its worker untrained). Each worker loads Fashion-MNIST from the IDX files into float tensors in [0, 1] and trains by index_select minibatches of a per-epoch permutation, torch.optim.SGD, mean cross-entropy, PyTorch default init (as ours), test error reported per epoch. Its wall time runs from the study's creation to the last worker's exit.`,
   `Ours: \`hpo run --study JOB --storage <fresh SQLite file> --model M --space native-bench/${'spaces/<job>.json'} --trials N --epochs E --workers ${workers} --seed S${oursArgs.length ? ' ' + oursArgs.join(' ') : ''}\`, the whole process. Both sides: ${workers} workers, ${trainSubset ?? 60000} training images, error on the 10k test images after every epoch; peak RSS from wait4 (ours: the one process; the peer: the sum over its worker processes).`,
+  sameConfigs
+    ? 'Configurations: `--same-configs`: the peer trains exactly the configurations `hpo run --seed S` samples (enqueued in order with study.enqueue_trial), so wall time and error differ by the training alone.'
+    : 'Configurations: each side samples its own (our seeded random search; the peer\'s RandomSampler seeded per worker process), so the two try different configurations for the same seed.',
   `${rounds} round(s) x seeds ${seeds.join(', ')}; sides alternate, each run with fresh storage. Wall time and RSS: median over all runs of a side (min-max); best error: per seed the median over rounds, then the median over seeds.`,
   '',
   '| job | tfjs-hpo wall | Optuna + PyTorch wall | ratio | tfjs-hpo peak RSS | peer peak RSS (sum of workers) | ratio | best error tfjs-hpo | best error peer | difference |',

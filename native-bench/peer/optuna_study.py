@@ -12,6 +12,9 @@ fresh storage) and then `workers` processes of `worker`, reaps each with wait4 f
 peak RSS, runs `summary`, and prints one JSON line: wall seconds of create + workers,
 each worker's max RSS, the trials trained and the best validation error.
 
+--configs FILE enqueues given configurations (a list of param dicts) so that both sides train
+the same ones; the workers then take them in order instead of sampling.
+
 Storage: a directory gets Optuna's JournalFileStorage (its file-based storage for several
 processes) in DIR/journal.log; an sqlite:/// URL gets RDBStorage.
 """
@@ -43,6 +46,7 @@ def args_parser():
     p.add_argument('--worker-index', type=int, default=0)
     p.add_argument('--train-subset', type=int)
     p.add_argument('--data-dir', default=torchref.DATA_DIR)
+    p.add_argument('--configs', help='JSON file: a list of param dicts, enqueued in order (study.enqueue_trial) instead of sampling')
     return p
 
 
@@ -90,7 +94,11 @@ def suggest(trial, space):
 
 def create(a):
     import optuna
-    optuna.create_study(study_name=a.study, storage=storage(a.storage), direction='minimize')
+    study = optuna.create_study(study_name=a.study, storage=storage(a.storage), direction='minimize')
+    if a.configs:
+        with open(a.configs) as f:
+            for params in json.load(f)[:a.trials]:
+                study.enqueue_trial(params)
 
 
 def worker(a):
