@@ -77,3 +77,10 @@ export function lineChild(name, cmd, argv, env) {
       }),
   };
 }
+
+/** Warn (stderr) when torch did not load OpenBLAS: the figures would not be a fair yardstick. */
+export function warnUnlessOpenBlas(blas) {
+  if (!/^OpenBLAS/.test(blas?.name ?? '')) {
+    process.stderr.write(`warning: torch loaded ${blas?.name ?? 'an unknown BLAS'}, not OpenBLAS: apt-get install libopenblas0-pthread (check: update-alternatives --display libblas.so.3-x86_64-linux-gnu)\n`);
+  }
+}

@@ -17,7 +17,7 @@ import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuModel, writeSection } from './results.mjs';
-import { lineChild, pythonPath, requirePython, singleThreadEnv } from './peer.mjs';
+import { lineChild, pythonPath, requirePython, singleThreadEnv, warnUnlessOpenBlas } from './peer.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -140,6 +140,7 @@ async function round(backend, runs, py) {
   const hello = await ours.read();
   const torch = py ? lineChild('torch_steps.py', py, [path.join(here, 'torch_steps.py'), '--serve', '--threads', '1'], singleThreadEnv()) : undefined;
   const torchHello = torch ? await torch.read() : undefined;
+  if (torchHello) warnUnlessOpenBlas(torchHello.blas);
   const rows = [];
   try {
     for (const c of CASES) {

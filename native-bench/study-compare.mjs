@@ -18,12 +18,12 @@
 // --quick: 2 trials x 1 epoch on 5000 images, one round, nothing written.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { backendLine, CLI, hpoInfo, machineLine, writeSection } from './results.mjs';
-import { pythonPath, requirePython, singleThreadEnv } from './peer.mjs';
+import { pythonPath, requirePython, singleThreadEnv, warnUnlessOpenBlas } from './peer.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -66,6 +66,11 @@ const trainSubset = quick ? 5000 : undefined;
 const sameConfigs = args.includes('--same-configs');
 const py = pythonPath(opt('python'));
 requirePython(py, ['torch', 'optuna', 'numpy']);
+const versions = JSON.parse(
+  execFileSync(py, ['-c', 'import json, optuna, torch; print(json.dumps({"optuna": optuna.__version__, "torch": torch.__version__}))'], { encoding: 'utf8', env: singleThreadEnv() }),
+);
+const blas = lastJson(execFileSync(py, [path.join(here, 'torch_steps.py'), '--blas'], { encoding: 'utf8', env: singleThreadEnv() })).blas;
+warnUnlessOpenBlas(blas); // before the long runs, not after
 
 const { getModel } = await import(path.join(here, '../dist/src/training/models/index.js')).catch(() => fail('dist/ not built: run npx tsc -p tsconfig.json first'));
 const dir = mkdtempSync(path.join(tmpdir(), 'hpo-study-compare-'));
@@ -163,6 +168,7 @@ const median = (xs) => {
 const mb = (kb) => `${Math.round(kb / 1024)} MB`;
 
 const results = {};
+const loadStart = loadavg()[0];
 let pair = 0;
 for (const job of jobNames) {
   const j = settings(job);
@@ -196,10 +202,6 @@ function bestError(runs) {
   return median(seeds.map((s) => median(runs.filter((x) => x.seed === s).map((x) => x.best))));
 }
 
-const versions = JSON.parse(
-  execFileSync(py, ['-c', 'import json, optuna, torch; print(json.dumps({"optuna": optuna.__version__, "torch": torch.__version__}))'], { encoding: 'utf8', env: singleThreadEnv() }),
-);
-const blas = lastJson(execFileSync(py, [path.join(here, 'torch_steps.py'), '--blas'], { encoding: 'utf8', env: singleThreadEnv() })).blas;
 const info = hpoInfo();
 const lines = [
   machineLine([backendLine(info), `PyTorch ${versions.torch}`, `Optuna ${versions.optuna}`, `BLAS: ${blas.name} (${blas.paths.at(-1) ?? 'none mapped'}, ${blas.threads} thread)`, `Python ${py}`]),
@@ -211,6 +213,7 @@ const lines = [
   sameConfigs
     ? 'Configurations: `--same-configs`: the peer trains exactly the configurations `hpo run --seed S` samples (enqueued in order with study.enqueue_trial), so wall time and error differ by the training alone.'
     : 'Configurations: each side samples its own (our seeded random search; the peer\'s RandomSampler seeded per worker process), so the two try different configurations for the same seed.',
+  `1-min load average: ${loadStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end (above the core count, other work shared the CPU and the wall times are inflated; the alternation keeps the ratios comparable).`,
   `${rounds} round(s) x seeds ${seeds.join(', ')}; sides alternate, each run with fresh storage. Wall time and RSS: median over all runs of a side (min-max); best error: per seed the median over rounds, then the median over seeds.`,
   '',
   '| job | tfjs-hpo wall | Optuna + PyTorch wall | ratio | tfjs-hpo peak RSS | peer peak RSS (sum of workers) | ratio | best error tfjs-hpo | best error peer | difference |',
