@@ -18,7 +18,7 @@
 // --quick: 2 trials x 1 epoch on 5000 images, one round, nothing written.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -213,7 +213,8 @@ const lines = [
   sameConfigs
     ? 'Configurations: `--same-configs`: the peer trains exactly the configurations `hpo run --seed S` samples (enqueued in order with study.enqueue_trial), so wall time and error differ by the training alone.'
     : 'Configurations: each side samples its own (our seeded random search; the peer\'s RandomSampler seeded per worker process), so the two try different configurations for the same seed.',
-  `1-min load average: ${loadStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end (above the core count, other work shared the CPU and the wall times are inflated; the alternation keeps the ratios comparable).`,
+  `1-min load average: ${loadStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end` +
+    (Math.max(loadStart, loadavg()[0]) > availableParallelism() ? ' (above the core count: other work shared the CPU, so the wall times are inflated; the alternation keeps the ratios comparable).' : '.'),
   `${rounds} round(s) x seeds ${seeds.join(', ')}; sides alternate, each run with fresh storage. Wall time and RSS: median over all runs of a side (min-max); best error: per seed the median over rounds, then the median over seeds.`,
   '',
   '| job | tfjs-hpo wall | Optuna + PyTorch wall | ratio | tfjs-hpo peak RSS | peer peak RSS (sum of workers) | ratio | best error tfjs-hpo | best error peer | difference |',
