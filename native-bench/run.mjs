@@ -1,7 +1,10 @@
 // `npm run bench`: the native-path benchmarks, each writing its section of RESULTS.md.
-//   npm run bench                 training steps per backend, trial throughput, npm start's wall time
-//   npm run bench -- --all        also storage overhead, ASHA vs FIFO and the samplers' search quality (tens of minutes)
-//   npm run bench -- steps storage asha throughput    any subset, by name
+//   npm run bench                 training steps per backend (PyTorch alongside), whole studies
+//                                 against Optuna + PyTorch, trial throughput, npm start's wall time
+//   npm run bench -- --all        also storage overhead, ASHA vs FIFO, memory and thread start,
+//                                 the samplers' search quality (tens of minutes)
+//   npm run bench -- steps compare memory    any subset, by name
+// steps and compare need Debian's python3-torch, python3-optuna and libopenblas0-pthread.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -9,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 // as each worker of `hpo run` does.
 const SCRIPTS = {
   steps: ['steps.mjs', '--threads', '1', '--rounds', '2'],
+  // book and MLP studies, 3 seeds each, alternating with the peer (about 5 minutes).
+  compare: ['study-compare.mjs', '--rounds', '1', '--seeds', '1,2,3'],
   throughput: ['throughput.mjs'],
   storage: ['storage.mjs'],
   memory: ['memory.mjs', '--workers', '1,2,4,8', '--rounds', '3'],
@@ -22,7 +27,7 @@ if (unknown.length) {
   process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')} (known: ${Object.keys(SCRIPTS).join(', ')})\n`);
   process.exit(2);
 }
-for (const name of names.length ? names : ['steps', 'throughput']) {
+for (const name of names.length ? names : ['steps', 'compare', 'throughput']) {
   process.stdout.write(`\n=== ${name} ===\n`);
   const [script, ...rest] = SCRIPTS[name];
   const r = spawnSync(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...rest], { stdio: 'inherit' });

@@ -1,67 +1,59 @@
 #!/usr/bin/env python3
-"""PyTorch reference for native-bench/steps.mjs: microseconds per SGD step, same models,
-same batch sizes, data pre-loaded as tensors, batches by index_select of a permutation,
-autograd + torch.optim.SGD. Writes native-bench/torch_steps.json (read by steps.mjs).
+"""PyTorch reference for native-bench/steps.mjs, which drives it over stdin/stdout so the
+tfjs-hpo step and the torch step of each case are timed alternately in the same run.
+Same models, batch sizes and data (the first batch*steps training images, preloaded as
+float tensors), autograd + torch.optim.SGD, one thread, on whatever BLAS torch loads
+(the first line it prints says which).
 
-    python3 native-bench/torch_steps.py [--threads 1]
+    python3 native-bench/torch_steps.py --blas       # which BLAS torch uses here, then exit
+    python3 native-bench/torch_steps.py --serve      # the protocol below (steps.mjs)
+
+Protocol, one JSON object a line. Out first: {"torch", "blas", "threads"}. Then in:
+{"prep": {"model", "batch", "steps", "lr", "hidden"?, "dropout"?}} -> builds the model and runs one
+warm-up epoch, out {"ok": true}; {"time": true} -> one timed epoch, out {"us": microseconds per step}.
 """
-import argparse, gzip, json, os, statistics, time
-import numpy as np
-import torch
-from torch import nn
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'peer'))
+import torchref  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument('--threads', type=int, default=1)
-p.add_argument('--runs', type=int, default=5)
+p.add_argument('--serve', action='store_true')
+p.add_argument('--blas', action='store_true')
+p.add_argument('--data-dir', default=torchref.DATA_DIR)
 a = p.parse_args()
+torchref.set_single_thread_env(a.threads)
+import torch  # noqa: E402
+
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
+hello = {'torch': torch.__version__, 'blas': torchref.blas_info(), 'threads': torch.get_num_threads()}
+print(json.dumps(hello), flush=True)
+if a.blas or not a.serve:
+    if not a.serve and not a.blas:
+        print('nothing to do: --serve (driven by native-bench/steps.mjs) or --blas', file=sys.stderr)
+    sys.exit(0)
 
-d = '/usr/share/datasets/fashion-mnist'
-with gzip.open(f'{d}/train-images-idx3-ubyte.gz') as f:
-    X = torch.from_numpy(np.frombuffer(f.read()[16:], dtype=np.uint8).copy()).float().div_(255).view(-1, 1, 28, 28)
-with gzip.open(f'{d}/train-labels-idx1-ubyte.gz') as f:
-    Y = torch.from_numpy(np.frombuffer(f.read()[8:], dtype=np.uint8).astype(np.int64))
-
-
-def lenet():
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2, 2),
-        nn.Conv2d(6, 16, 5), nn.Sigmoid(), nn.AvgPool2d(2, 2), nn.Flatten(),
-        nn.Linear(400, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10))
-
-
-cases = [
-    ('softmax b16', lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), 16, 1000),
-    ('softmax b256', lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), 256, 200),
-    ('MLP 784-128-10 b256 (dropout 0)', lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10)), 256, 100),
-    ('MLP 784-128-10 b256 (dropout 0.2)', lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Dropout(0.2), nn.Linear(128, 10)), 256, 100),
-    ('LeNet b64', lenet, 64, 30),
-]
-rows = []
-for name, make, B, steps in cases:
-    model = make()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def epoch():
-        perm = torch.randperm(B * steps)
-        for s in range(steps):
-            idx = perm[s * B:(s + 1) * B]
-            x, y = X.index_select(0, idx), Y.index_select(0, idx)
-            opt.zero_grad()
-            loss_fn(model(x), y).backward()
-            opt.step()
-
-    epoch()
-    per = []
-    for _ in range(a.runs):
+X, Y, _, _ = torchref.load_fashion(a.data_dir)
+run = None
+for line in sys.stdin:
+    msg = json.loads(line)
+    if 'prep' in msg:
+        c = msg['prep']
+        n = c['batch'] * c['steps']
+        model = torchref.make_model(c['model'], c.get('hidden', 256), c.get('dropout', 0.0))
+        run = torchref.SgdEpochs(model, X[:n], Y[:n], c['batch'], c['lr'])
+        run.epoch()  # warm-up, as ours
+        out = {'ok': True}
+    elif 'time' in msg:
         t0 = time.perf_counter()
-        epoch()
-        per.append((time.perf_counter() - t0) / steps * 1e6)
-    rows.append({'id': name, 'us': statistics.median(per), 'min': min(per)})
-    print(f'{name}: {statistics.median(per):.1f} us (min {min(per):.1f})')
-
-out = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'torch_steps.json')
-with open(out, 'w') as f:
-    json.dump({'version': torch.__version__, 'threads': a.threads, 'rows': rows}, f, indent=1)
+        run.epoch()
+        out = {'us': (time.perf_counter() - t0) / (run.X.shape[0] / run.B) * 1e6}
+    else:
+        out = {'error': f'unknown message {line.strip()}'}
+    print(json.dumps(out), flush=True)
