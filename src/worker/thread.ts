@@ -51,6 +51,14 @@ async function userObjective(path: string): Promise<ObjectiveFn> {
   return p;
 }
 
+/** The thread's backend and dataset views, loaded once (for the pack entry, pack-thread.ts). */
+export async function fashionRuntime(): Promise<{ backend: LoadedBackend; data: FashionData }> {
+  const b = await (backend ??= loadThreadBackend());
+  return { backend: b, data: fashionData() };
+}
+
+export { runPack } from './pack-thread.js';
+
 export default async function runTrial(task: TrialTask): Promise<TrialOutcome> {
   const { port } = task;
   let waiting: ((stop: boolean) => void) | undefined;
