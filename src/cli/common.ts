@@ -3,7 +3,7 @@ import { UsageError } from '../errors.js';
 import { openStorage, sqlitePath } from '../storage/open.js';
 import type { Storage, StudyRecord } from '../storage/storage.js';
 
-export const DEFAULT_STORAGE = './hpo.db';
+export { DEFAULT_STORAGE } from '../storage/open.js';
 
 /**
  * Open storage for a command that only reads: a SQLite file that does not exist is an

@@ -18,6 +18,25 @@ function fail(e: unknown): never {
   process.exit(e instanceof HpoError ? e.exitCode : 1);
 }
 
+/**
+ * yargs' own messages on one line. An invalid choice becomes e.g.
+ * `--model: "resnet" is not one of softmax, mlp, lenet` (yargs prints the name, value and
+ * choices on a second line, which a one-line error would lose).
+ */
+export function oneLine(msg: string): string {
+  const lines = msg.split('\n').map((l) => l.trim()).filter(Boolean);
+  if (lines[0] === 'Invalid values:') {
+    const parts = lines.slice(1).map((l) => {
+      const m = /^Argument: ([^,]+), Given: (.*), Choices: (.*)$/.exec(l);
+      if (!m) return l;
+      const choices = m[3]!.split(', ').map((c) => c.replace(/^"(.*)"$/, '$1'));
+      return `--${m[1]}: ${m[2]} is not one of ${choices.join(', ')}`;
+    });
+    return parts.join('; ') || lines[0];
+  }
+  return lines.join('; ');
+}
+
 async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName('hpo')
@@ -94,7 +113,7 @@ async function main(argv: string[]): Promise<void> {
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .fail((msg, err) => {
       if (err) throw err;
-      throw new HpoError(msg.split('\n')[0] ?? msg);
+      throw new HpoError(oneLine(msg));
     })
     .parseAsync();
 }

@@ -3,6 +3,9 @@ import { PostgresStorage } from './postgres.js';
 import { SqliteStorage } from './sqlite.js';
 import type { Storage } from './storage.js';
 
+/** Where results are kept unless told otherwise: a SQLite file in the working directory. */
+export const DEFAULT_STORAGE = './hpo.db';
+
 export interface OpenOptions {
   /**
    * Open for reading only: nothing is created or migrated, and every write fails.

@@ -8,7 +8,7 @@ import type { Sampler } from '../samplers/sampler.js';
 import { trialSeed } from '../samplers/random-sampler.js';
 import type { Scheduler } from '../schedulers/scheduler.js';
 import type { Storage, StudyRecord, TrialRecord, TrialState } from '../storage/storage.js';
-import type { TrialPool } from '../worker/pool.js';
+import type { TrialExecutor } from './executor.js';
 import { isDeadLocalOwner, makeOwner } from './owner.js';
 
 export type StudyEvent =
@@ -24,7 +24,8 @@ export interface RunOptions {
   readonly study: StudyRecord;
   /** Budget: the study ends when this many trials have finished (completed, pruned or failed). */
   readonly trials: number;
-  readonly pool: TrialPool;
+  /** Where trials train: the worker-thread pool, or an in-process executor. */
+  readonly pool: TrialExecutor;
   readonly scheduler: Scheduler;
   readonly sampler: Sampler;
   /** Heartbeat period of running trials (default 5 s). */

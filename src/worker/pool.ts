@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { TrialError, UsageError, errorMessage } from '../errors.js';
+import type { ReportHandler, TrialExecutor, TrialJob } from '../study/executor.js';
 import type { DecisionMessage, ReportMessage, ThreadInit, TrialOutcome, TrialTask } from './messages.js';
 import type { PackDecisionMessage, PackEpochMessage, PackOutcome, PackTask, PackTrialSpec } from './messages.js';
 
@@ -20,8 +21,6 @@ export interface PoolOptions {
   readonly tasksPerThread?: number;
 }
 
-/** Called for each report; resolves to true when the trial must stop. */
-export type ReportHandler = (epoch: number, value: number) => Promise<boolean>;
 
 /** The main thread's side of a pack task (see {@link TrialPool.runPack}). */
 export interface PackHandlers {
@@ -37,7 +36,7 @@ export function defaultWorkers(): number {
   return availableParallelism();
 }
 
-export class TrialPool {
+export class TrialPool implements TrialExecutor {
   readonly workers: number;
   private readonly piscina: Piscina;
   private destroyed = false;
@@ -64,7 +63,7 @@ export class TrialPool {
    * Train one trial. Reports are forwarded to `onReport` in order; its answer goes back to the
    * thread. Rejects with TrialError when the objective throws or its thread dies.
    */
-  async run(task: Omit<TrialTask, 'port'>, onReport: ReportHandler): Promise<TrialOutcome> {
+  async run(task: TrialJob, onReport: ReportHandler): Promise<TrialOutcome> {
     if (this.destroyed) throw new TrialError('pool is closed');
     const { port1, port2 } = new MessageChannel();
     let chain = Promise.resolve();

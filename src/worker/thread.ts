@@ -9,7 +9,7 @@ import { TrialError } from '../errors.js';
 import type { FashionData } from '../training/fashion-objective.js';
 import { runFashionTrial } from '../training/fashion-objective.js';
 import { loadBackend, type LoadedBackend } from '../training/backend.js';
-import type { ObjectiveFn, TrialContext } from '../training/objective.js';
+import { createTrialContext, objectiveExport, type ObjectiveFn } from '../training/objective.js';
 import type { DecisionMessage, ReportMessage, ThreadInit, TrialOutcome, TrialTask } from './messages.js';
 
 const init = workerData as ThreadInit;
@@ -39,13 +39,7 @@ function fashionData(): FashionData {
 async function userObjective(path: string): Promise<ObjectiveFn> {
   let p = userModules.get(path);
   if (!p) {
-    p = import(pathToFileURL(path).href).then((mod: Record<string, unknown>) => {
-      const fn = mod['default'] ?? mod['objective'];
-      if (typeof fn !== 'function') {
-        throw new TrialError(`${path} must export an async function as default or as "objective"`);
-      }
-      return fn as ObjectiveFn;
-    });
+    p = import(pathToFileURL(path).href).then((mod: Record<string, unknown>) => objectiveExport(mod, path));
     userModules.set(path, p);
   }
   return p;
@@ -62,30 +56,20 @@ export { runPack } from './pack-thread.js';
 export default async function runTrial(task: TrialTask): Promise<TrialOutcome> {
   const { port } = task;
   let waiting: ((stop: boolean) => void) | undefined;
-  let lastEpoch = 0;
   port.on('message', (m: DecisionMessage) => {
     const w = waiting;
     waiting = undefined;
     w?.(m.stop);
   });
-  const ctx: TrialContext = {
-    trialNumber: task.trialNumber,
-    seed: task.seed,
-    maxEpochs: task.maxEpochs,
-    settings: task.settings,
-    report(epoch: number, value: number): Promise<boolean> {
-      if (!Number.isInteger(epoch) || epoch <= lastEpoch) {
-        return Promise.reject(new TrialError(`report(epoch=${epoch}): epochs must be integers increasing from 1 (last was ${lastEpoch})`));
-      }
-      if (waiting) return Promise.reject(new TrialError('report() called again before the previous report was answered (missing await?)'));
-      lastEpoch = epoch;
-      return new Promise<boolean>((resolve) => {
+  const ctx = createTrialContext(
+    task,
+    (epoch, value) =>
+      new Promise<boolean>((resolve) => {
         waiting = resolve;
-        const msg: ReportMessage = { type: 'report', epoch, value: Number(value) };
+        const msg: ReportMessage = { type: 'report', epoch, value };
         port.postMessage(msg);
-      });
-    },
-  };
+      }),
+  );
   try {
     if (task.objective === 'fashion-mnist') {
       const b = await (backend ??= loadThreadBackend());

@@ -67,8 +67,24 @@ describe('a user objective on the worker pool', () => {
     assert.doesNotMatch(r.stderr, /trial \d+ (completed|FAILED)/, 'nothing ran again');
   });
 
+  it('resumes with the stored objective, space and epochs when they are left out', () => {
+    const r = hpo(['run', '--study', 'q', '--storage', db, '--trials', '26', '--workers', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /continuing study "q"/);
+    const rows = dbRows<Row>(db, 'SELECT number, state, value, error, params, epochs FROM trials WHERE number > 24 ORDER BY number');
+    assert.deepEqual(rows.map((x) => x.number), [25, 26], 'two more trials ran');
+    for (const row of rows) {
+      const p = JSON.parse(row.params) as { x: number; mode: string };
+      assert.deepEqual(Object.keys(p).sort(), ['mode', 'x'], 'sampled from the stored space');
+      if (row.state === 'completed') {
+        assert.ok(Math.abs(row.value! - ((p.x - 0.3) ** 2 + 0.25)) < 1e-12, 'the stored objective computed it');
+        assert.equal(row.epochs, 3, 'with the stored epochs');
+      } else assert.equal(row.state, 'failed', `${p.mode} trial ${row.number}`);
+    }
+  });
+
   it('refuses to continue a study with another objective or space', () => {
-    const r = hpo(['run', '--study', 'q', '--storage', db, '--trials', '30']);
+    const r = hpo(['run', '--study', 'q', '--storage', db, '--objective', 'fashion-mnist', '--trials', '30']);
     assert.ok(isOneLineError(r), r.stderr);
     assert.match(r.stderr, /was created with objective .*objective-quadratic\.mjs; refusing to continue it with objective fashion-mnist/);
     const r2 = hpo([...base.filter((x) => x !== space && x !== '--space'), '--space', join(FIXTURES, 'space-quadratic-other.json'), '--trials', '30']);
@@ -87,10 +103,13 @@ describe('bad input: one line, non-zero exit, stored trials untouched', () => {
     ['bad workers', ['run', '--study', 'b', ...common, '--space', space, '--workers', '-2'], /--workers must be an integer >= 1/],
     ['missing space file', ['run', '--study', 'c', ...common, '--space', '/nonexistent.json'], /no such file/],
     ['invalid space', ['run', '--study', 'c', ...common, '--space', join(FIXTURES, 'space-invalid.json')], /parameter "lr": low \(1\) >= high \(0\.01\)/],
-    ['objective without space', ['run', '--study', 'c', ...common], /needs a --space file/],
+    ['objective without space', ['run', '--study', 'c', ...common], /needs a search space/],
     ['objective without a function', ['run', '--study', 'c', '--storage', db, '--objective', join(FIXTURES, 'objective-bad-export.mjs'), '--space', space], /must export an async function/],
     ['objective with a syntax error', ['run', '--study', 'c', '--storage', db, '--objective', join(FIXTURES, 'objective-syntax-error.mjs'), '--space', space], /cannot be loaded: .*SyntaxError|Unexpected/],
-    ['unknown scheduler', ['run', '--study', 'c', ...common, '--space', space, '--scheduler', 'nope'], /Invalid values|Choices/],
+    ['unknown scheduler', ['run', '--study', 'c', ...common, '--space', space, '--scheduler', 'nope'], /--scheduler: "nope" is not one of fifo, asha, successive-halving, hyperband, sh$/m],
+    ['unknown model', ['run', '--study', 'c', '--storage', db, '--model', 'resnet'], /--model: "resnet" is not one of softmax, mlp, lenet$/m],
+    ['unknown sampler', ['run', '--study', 'c', ...common, '--space', space, '--sampler', 'foo'], /--sampler: "foo" is not one of random/],
+    ['explicit other objective', ['run', '--study', 'b', '--storage', db, '--objective', 'fashion-mnist', '--trials', '9'], /was created with objective .*objective-quadratic\.mjs; refusing to continue it with objective fashion-mnist/],
     ['unknown option', ['run', '--bogus'], /Unknown argument/],
     ['unknown study', ['best', '--storage', db, '--study', 'zzz'], /no study "zzz" in .*\(studies: b\)/],
     ['missing storage', ['trials', '--storage', '/tmp/does-not-exist.db'], /no storage at/],

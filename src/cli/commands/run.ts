@@ -1,20 +1,14 @@
-import { randomInt } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Argv } from 'yargs';
-import { loadFashionMnist, type SharedFashionMnist } from '../../data/fashion-mnist.js';
-import { BackendError, SpaceError, UsageError, errorMessage } from '../../errors.js';
-import { createSampler, SAMPLER_NAMES } from '../../samplers/registry.js';
-import { createScheduler, SCHEDULER_ALIASES, SCHEDULER_NAMES, schedulerName } from '../../schedulers/registry.js';
-import { parseSpace, type SearchSpace } from '../../space/distribution.js';
-import { openStorage } from '../../storage/open.js';
-import type { StudySpec, TrialRecord, TrialState } from '../../storage/storage.js';
-import { checkCompatible, ensureStudy } from '../../study/ensure-study.js';
-import { runStudy } from '../../study/runner.js';
-import { keepNativeResident, loadBackend, type BackendName } from '../../training/backend.js';
-import { getModel, modelNames } from '../../training/models/index.js';
-import { defaultWorkers, TrialPool } from '../../worker/pool.js';
+import { SpaceError, UsageError, errorMessage } from '../../errors.js';
+import { SAMPLER_NAMES } from '../../samplers/registry.js';
+import { SCHEDULER_ALIASES, SCHEDULER_NAMES } from '../../schedulers/registry.js';
+import type { TrialRecord, TrialState } from '../../storage/storage.js';
+import { BUILTIN_OBJECTIVE } from '../../study/spec.js';
+import { openStudy, type OptimizeEvent } from '../../study/study.js';
+import { modelNames } from '../../training/models/index.js';
+import type { BackendRequest } from '../../worker/messages.js';
+import { defaultWorkers } from '../../worker/pool.js';
 import { positiveInt } from '../common.js';
 import { fmtParams, fmtValue } from '../format.js';
 import { Progress } from '../progress.js';
@@ -22,7 +16,7 @@ import { Progress } from '../progress.js';
 export interface RunArgs {
   storage: string;
   study: string;
-  objective: string;
+  objective?: string | undefined;
   model?: string | undefined;
   space?: string | undefined;
   trials: number;
@@ -43,13 +37,12 @@ export interface RunArgs {
   heartbeat: number;
 }
 
-export const BUILTIN_OBJECTIVE = 'fashion-mnist';
 const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 
 export function runBuilder(y: Argv): Argv<RunArgs> {
   return y
     .option('study', { type: 'string', default: 'default', describe: 'Study name (created if new, resumed if it exists)' })
-    .option('objective', { type: 'string', default: BUILTIN_OBJECTIVE, describe: 'fashion-mnist, or the path of a module exporting async (config, ctx) => number' })
+    .option('objective', { type: 'string', describe: `${BUILTIN_OBJECTIVE}, or the path of a module exporting async (config, ctx) => number [default: the stored study's, else ${BUILTIN_OBJECTIVE}]` })
     .option('model', { type: 'string', choices: modelNames(), describe: 'Built-in model for fashion-mnist [default: softmax]' })
     .option('space', { type: 'string', describe: "Search space JSON file [default: the model's built-in space]" })
     .option('trials', { type: 'number', default: 20, describe: 'Finished trials (completed, pruned or failed) the study ends with' })
@@ -70,77 +63,12 @@ export function runBuilder(y: Argv): Argv<RunArgs> {
     .option('heartbeat', { type: 'number', default: 5, describe: 'Seconds between heartbeats of running trials' }) as unknown as Argv<RunArgs>;
 }
 
-function readSpaceFile(path: string): SearchSpace {
+function readSpaceFile(path: string): unknown {
   if (!existsSync(path)) throw new UsageError(`--space ${path}: no such file`);
-  let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new SpaceError(undefined, `${path} is not valid JSON: ${errorMessage(e)}`);
-  }
-  return parseSpace(raw);
-}
-
-/** Build the study spec from flags; flags not given take the stored study's values on resume. */
-async function buildSpec(a: RunArgs, stored: StudySpec | undefined): Promise<StudySpec> {
-  const builtin = a.objective === BUILTIN_OBJECTIVE;
-  let objective = BUILTIN_OBJECTIVE;
-  if (!builtin) {
-    objective = resolve(a.objective);
-    if (!existsSync(objective)) throw new UsageError(`--objective ${a.objective}: no such file (or use "fashion-mnist")`);
-  }
-  if (!builtin && a.model !== undefined) throw new UsageError('--model applies to the fashion-mnist objective only');
-  const model = builtin ? (a.model ?? (stored?.objective === BUILTIN_OBJECTIVE ? stored.model : null) ?? 'softmax') : null;
-  const info = model !== null ? getModel(model) : undefined;
-  let space: SearchSpace;
-  if (a.space !== undefined) space = readSpaceFile(a.space);
-  else if (stored && stored.objective === objective && stored.model === model) space = stored.space;
-  else if (info) space = info.defaultSpace;
-  else throw new UsageError('a custom --objective needs a --space file');
-
-  const scheduler = (a.scheduler === undefined ? undefined : schedulerName(a.scheduler)) ?? (stored?.settings['scheduler'] as string | undefined) ?? 'fifo';
-  const pick = (flag: number | undefined, key: string, dflt: number | undefined): number | undefined =>
-    flag ?? (stored?.settings[key] as number | undefined) ?? dflt;
-  positiveInt('epochs', a.epochs);
-  positiveInt('train-subset', a['train-subset']);
-  positiveInt('min-epochs', a['min-epochs']);
-  positiveInt('max-epochs', a['max-epochs']);
-  const fifo = scheduler === 'fifo';
-  if (fifo && (a['min-epochs'] !== undefined || a.eta !== undefined)) {
-    throw new UsageError('--min-epochs and --eta apply to --scheduler sh, asha or hyperband');
-  }
-  if (!fifo && a.epochs !== undefined && a['max-epochs'] !== undefined && a.epochs !== a['max-epochs']) {
-    throw new UsageError('--epochs and --max-epochs disagree; with an early-stopping scheduler give --max-epochs only');
-  }
-  const modelEpochs = info?.defaults.epochs ?? 10;
-  const epochs = fifo ? pick(a.epochs ?? a['max-epochs'], 'epochs', modelEpochs)! : pick(a['max-epochs'] ?? a.epochs, 'epochs', 10)!;
-  const settings: Record<string, unknown> = {
-    epochs,
-    trainSubset: pick(a['train-subset'], 'trainSubset', undefined) ?? null,
-    scheduler,
-    sampler: a.sampler ?? (stored?.settings['sampler'] as string | undefined) ?? 'random',
-  };
-  if (!fifo) {
-    settings['minEpochs'] = pick(a['min-epochs'], 'minEpochs', Math.min(2, epochs))!;
-    settings['eta'] = pick(a.eta, 'eta', 2)!;
-  }
-  if (a['train-subset'] !== undefined && a['train-subset'] > 60000) throw new UsageError('--train-subset must be at most 60000');
-  let seed = a.seed ?? stored?.seed;
-  if (seed !== undefined && (!Number.isSafeInteger(seed) || seed < 0)) throw new UsageError(`--seed must be a non-negative integer, got ${seed}`);
-  seed ??= randomInt(0, 2 ** 31);
-  return { name: a.study, objective, model, space, settings, seed };
-}
-
-/** Load a user objective once here, so a broken module is one clear error, not N failed trials. */
-async function checkObjectiveModule(path: string): Promise<void> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
-  } catch (e) {
-    throw new UsageError(`--objective ${path} cannot be loaded: ${errorMessage(e)}`);
-  }
-  if (typeof (mod['default'] ?? mod['objective']) !== 'function') {
-    throw new UsageError(`--objective ${path} must export an async function (config, ctx) => number, as default or as "objective"`);
   }
 }
 
@@ -160,18 +88,43 @@ function printSummary(storageUrl: string, name: string, c: Record<TrialState, nu
   }
 }
 
+/** `hpo run`: flags -> openStudy + optimize (src/study/study.ts); this file only parses and prints. */
 export async function runCommand(a: RunArgs): Promise<void> {
+  // Flags are checked here first so that errors name them as typed (--trials, not trials).
   positiveInt('trials', a.trials);
-  const workers = positiveInt('workers', a.workers) ?? defaultWorkers();
+  positiveInt('workers', a.workers);
   positiveInt('intra-op-threads', a['intra-op-threads']);
   positiveInt('inter-op-threads', a['inter-op-threads']);
-  const threads = { intraOpThreads: a['intra-op-threads'], interOpThreads: a['inter-op-threads'] };
+  positiveInt('epochs', a.epochs);
+  positiveInt('train-subset', a['train-subset']);
+  positiveInt('min-epochs', a['min-epochs']);
+  positiveInt('max-epochs', a['max-epochs']);
   if (!(a['stale-after'] > 0) || !(a.heartbeat > 0) || a.heartbeat >= a['stale-after']) {
     throw new UsageError('--heartbeat and --stale-after must be positive seconds, heartbeat < stale-after');
   }
   if (!a.study.trim()) throw new UsageError('--study must not be empty');
+  if (a.epochs !== undefined && a['max-epochs'] !== undefined && a.epochs !== a['max-epochs']) {
+    throw new UsageError('--epochs and --max-epochs disagree; with an early-stopping scheduler give --max-epochs only');
+  }
+  if (a.objective !== undefined && a.objective !== BUILTIN_OBJECTIVE && !existsSync(a.objective)) {
+    throw new UsageError(`--objective ${a.objective}: no such file (or use "${BUILTIN_OBJECTIVE}")`);
+  }
+  if (a['train-subset'] !== undefined && a['train-subset'] > 60000) throw new UsageError('--train-subset must be at most 60000');
 
-  const storage = await openStorage(a.storage);
+  const study = await openStudy({
+    storage: a.storage,
+    name: a.study,
+    objective: a.objective,
+    model: a.model,
+    space: a.space === undefined ? undefined : (readSpaceFile(a.space) as Record<string, unknown>),
+    seed: a.seed,
+    epochs: a['max-epochs'] ?? a.epochs,
+    trainSubset: a['train-subset'],
+    scheduler: a.scheduler,
+    minEpochs: a['min-epochs'],
+    eta: a.eta,
+    sampler: a.sampler,
+  });
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -182,93 +135,55 @@ export async function runCommand(a: RunArgs): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  let pool: TrialPool | undefined;
-  try {
-    const existing = await storage.getStudy(a.study);
-    const spec = await buildSpec(a, existing);
-    // Refuse a mismatching resume before the slow part (backend, dataset).
-    if (existing) checkCompatible(existing, spec);
-    // Validate scheduler options before anything is written.
-    const scheduler = createScheduler(String(spec.settings['scheduler']), {
-      maxEpochs: spec.settings['epochs'] as number,
-      minEpochs: (spec.settings['minEpochs'] as number | undefined) ?? 1,
-      eta: (spec.settings['eta'] as number | undefined) ?? 2,
-      maxTrials: a.trials,
-    });
-    const sampler = createSampler(String(spec.settings['sampler']));
-
-    if (existing) {
-      // Nothing left to do: say so without loading the backend and the dataset.
-      const counts = await storage.stateCounts(existing.id);
-      const finished = counts.completed + counts.pruned + counts.failed;
-      if (finished >= a.trials && counts.running === 0 && counts.interrupted === 0) {
-        process.stderr.write(`study "${existing.name}" already has ${finished} finished trials (--trials ${a.trials}); raise --trials to continue it\n`);
-        printSummary(a.storage, existing.name, counts, await storage.bestTrial(existing.id));
+  let progress: Progress | undefined;
+  const s = study.record;
+  const onEvent = (e: OptimizeEvent): void => {
+    switch (e.type) {
+      case 'already-finished':
+        process.stderr.write(`study "${s.name}" already has ${e.finished} finished trials (--trials ${a.trials}); raise --trials to continue it\n`);
         return;
-      }
+      case 'warning':
+        process.stderr.write(`warning: ${e.message}\n`);
+        return;
+      case 'setup':
+        if (e.backend !== null) {
+          process.stderr.write(
+            `backend ${e.backend}${e.libtensorflow ? ` (libtensorflow ${e.libtensorflow})` : ''}, ${e.workers} worker thread(s)` +
+              `${e.dataDir ? `, Fashion-MNIST from ${e.dataDir}` : ''}\n`,
+          );
+        }
+        return;
+      case 'start':
+        process.stderr.write(
+          `${study.created ? 'created' : 'continuing'} study "${s.name}" in ${study.storage.location}: ` +
+            `${s.model ?? s.objective}, ${e.trials} trials, ${String(s.settings['scheduler'])} scheduler, ` +
+            `${String(s.settings['epochs'])} epochs max, seed ${s.seed}\n`,
+        );
+        progress = new Progress(e.trials, e.workers, process.stderr, e.finished, e.best && e.best.value !== null ? { value: e.best.value, number: e.best.number } : undefined);
+        return;
+      default:
+        progress?.onEvent(e);
     }
-    let dataset: SharedFashionMnist | null = null;
-    let backendName: BackendName | 'auto' = a.backend as BackendName | 'auto';
-    if (spec.objective === BUILTIN_OBJECTIVE) {
-      const backend = await loadBackend(backendName, threads);
-      if (backend.warning) process.stderr.write(`warning: ${backend.warning}\n`);
-      backendName = backend.name;
-      dataset = await loadFashionMnist({ dataDir: a['data-dir'] });
-      process.stderr.write(
-        `backend ${backend.name}${backend.versions.libtensorflow ? ` (libtensorflow ${backend.versions.libtensorflow})` : ''}, ` +
-          `${workers} worker thread(s), Fashion-MNIST from ${dataset.dir}\n`,
-      );
-    } else {
-      if (backendName === 'auto' || backendName === 'tensorflow') {
-        // A user objective may import tfjs-node in its threads; with the addon resident in
-        // this thread (loaded first, so our thread-pool sizes apply), replaced threads can
-        // load it again without aborting the process.
-        const ok = keepNativeResident(threads);
-        if (!ok && backendName === 'tensorflow') throw new BackendError('--backend tensorflow: tfjs-node cannot be loaded (see hpo info)');
-      }
-      await checkObjectiveModule(spec.objective);
-    }
-    const { study, created } = await ensureStudy(storage, spec);
-    process.stderr.write(
-      `${created ? 'created' : 'continuing'} study "${study.name}" in ${storage.location}: ` +
-        `${study.model ?? study.objective}, ${a.trials} trials, ${String(study.settings['scheduler'])} scheduler, ` +
-        `${String(study.settings['epochs'])} epochs max, seed ${study.seed}\n`,
-    );
-    pool = new TrialPool({
-      workers,
-      init: { dataset, backend: backendName, ...threads },
-      // Synchronous successive halving parks trials at a rung; a parked trial holds a slot
-      // of its thread but no CPU, so threads must accept more than one.
-      tasksPerThread: scheduler.synchronous ? Math.max(2, a.trials) : 1,
-    });
-    const counts = await storage.stateCounts(study.id);
-    const best0 = await storage.bestTrial(study.id);
-    const progress = new Progress(
-      a.trials,
-      workers,
-      process.stderr,
-      counts.completed + counts.pruned + counts.failed,
-      best0 && best0.value !== null ? { value: best0.value, number: best0.number } : undefined,
-    );
-    const summary = await runStudy({
-      storage,
-      study,
+  };
+  try {
+    const summary = await study.optimize({
       trials: a.trials,
-      pool,
-      scheduler,
-      sampler,
-      heartbeatMs: a.heartbeat * 1000,
-      staleAfterMs: a['stale-after'] * 1000,
+      workers: a.workers ?? defaultWorkers(),
+      backend: a.backend as BackendRequest,
+      intraOpThreads: a['intra-op-threads'],
+      interOpThreads: a['inter-op-threads'],
+      dataDir: a['data-dir'],
+      heartbeatSeconds: a.heartbeat,
+      staleAfterSeconds: a['stale-after'],
       signal: controller.signal,
-      onEvent: progress.onEvent,
+      onEvent,
     });
-    progress.finish();
-    printSummary(a.storage, study.name, summary.counts, summary.best);
+    progress?.finish();
+    printSummary(a.storage, s.name, summary.counts, summary.best);
     if (summary.aborted) process.exitCode = 130;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await pool?.destroy().catch(() => {});
-    await storage.close();
+    await study.close();
   }
 }

@@ -1,0 +1,269 @@
+/**
+ * The library's study object: open (create or resume) a study in a storage, optimize it on
+ * a worker pool or in-process, and read its results. The CLI's `hpo run` is a thin layer
+ * over this; everything a run needs (storage, scheduler, sampler, backend, dataset, pool)
+ * is wired here.
+ */
+import { pathToFileURL } from 'node:url';
+import { loadFashionMnist, type SharedFashionMnist } from '../data/fashion-mnist.js';
+import { BackendError, UsageError, errorMessage } from '../errors.js';
+import { createSampler } from '../samplers/registry.js';
+import { DEFAULT_STORAGE, openStorage } from '../storage/open.js';
+import type { EpochReport, Storage, StudyRecord, TrialRecord, TrialState } from '../storage/storage.js';
+import { keepNativeResident, loadBackend, type BackendName } from '../training/backend.js';
+import { objectiveExport, type ObjectiveFn } from '../training/objective.js';
+import type { BackendRequest } from '../worker/messages.js';
+import { defaultWorkers, TrialPool } from '../worker/pool.js';
+import { checkCompatible, ensureStudy } from './ensure-study.js';
+import { InlineExecutor, type TrialExecutor } from './executor.js';
+import { runStudy, type RunSummary, type StudyEvent } from './runner.js';
+import { BUILTIN_OBJECTIVE, buildSpec, checkPositiveInt, FUNCTION_OBJECTIVE_PREFIX, schedulerFor, type StudyDefinition } from './spec.js';
+
+
+/** Options of {@link openStudy}: where, which study, and (for a new study) what defines it. */
+export interface OpenStudyOptions extends StudyDefinition {
+  /**
+   * A SQLite file path, `sqlite:path`, `postgres://user@host:port/db`, or an open Storage
+   * (which the study then does not close). Default `./hpo.db`.
+   */
+  readonly storage?: string | Storage | undefined;
+  /** Study name: created if new, resumed if it exists. */
+  readonly name: string;
+}
+
+/** Options of {@link Study.optimize}: how this run works the study. */
+export interface OptimizeOptions {
+  /** Budget: the study ends when this many trials have finished (completed, pruned or failed). */
+  readonly trials: number;
+  /** Trials trained at once (worker threads, or interleaved in-process calls). Default: CPU count. */
+  readonly workers?: number | undefined;
+  /** tfjs backend of the built-in objective: auto (default: tensorflow, then wasm, then cpu), tensorflow, wasm or cpu. */
+  readonly backend?: BackendRequest | undefined;
+  /** libtensorflow intra-op threads per worker. Default 1. */
+  readonly intraOpThreads?: number | undefined;
+  /** libtensorflow inter-op threads per worker. Default 1. */
+  readonly interOpThreads?: number | undefined;
+  /** Directory holding the Fashion-MNIST IDX files (else the usual places, then a download). */
+  readonly dataDir?: string | undefined;
+  /** Seconds between heartbeats of running trials. Default 5. */
+  readonly heartbeatSeconds?: number | undefined;
+  /** Seconds without heartbeat after which another process's running trial counts as dead. Default 60. */
+  readonly staleAfterSeconds?: number | undefined;
+  /** Aborting stops the study: running trials are marked interrupted and run again on resume. */
+  readonly signal?: AbortSignal | undefined;
+  /** Progress, as events. */
+  readonly onEvent?: ((e: OptimizeEvent) => void) | undefined;
+}
+
+/** Everything {@link Study.optimize} tells its caller while it runs. */
+export type OptimizeEvent =
+  | StudyEvent
+  /** The budget is already met: nothing runs. */
+  | { type: 'already-finished'; finished: number }
+  /** Something the caller should know (e.g. the backend fell back). */
+  | { type: 'warning'; message: string }
+  /** The backend and dataset are ready (built-in objective) or the pool is (others). */
+  | { type: 'setup'; backend: BackendName | null; libtensorflow: string | null; workers: number; dataDir: string | null }
+  /** Trials are about to be dispatched. */
+  | { type: 'start'; trials: number; workers: number; finished: number; best: TrialRecord | undefined };
+
+/** What {@link Study.optimize} resolves to. */
+export interface OptimizeResult extends RunSummary {
+  /** True when the budget was already met and nothing ran. */
+  readonly alreadyFinished: boolean;
+}
+
+/**
+ * Open a study: create it, or resume the stored one. Options left out take the stored
+ * values, so `openStudy({ storage, name })` reopens any study as it was created; options given
+ * must agree with them.
+ * @throws UsageError / SpaceError for bad options; StudyMismatchError when the stored study
+ *   was created differently; StorageError when the storage cannot be opened.
+ */
+export async function openStudy(opts: OpenStudyOptions): Promise<Study> {
+  if (opts === null || typeof opts !== 'object') throw new UsageError('openStudy needs an options object');
+  const owned = typeof opts.storage !== 'object';
+  const storage = typeof opts.storage === 'object' ? opts.storage : await openStorage(opts.storage ?? DEFAULT_STORAGE);
+  try {
+    const existing = await storage.getStudy(opts.name);
+    const spec = buildSpec(opts.name, opts, existing);
+    // Refuse a mismatching resume, or a module that cannot load, before anything is written.
+    if (existing) checkCompatible(existing, spec);
+    const fn = typeof opts.objective === 'function' ? opts.objective : undefined;
+    if (!fn && spec.objective !== BUILTIN_OBJECTIVE) await loadObjectiveModule(spec.objective);
+    const { study, created } = await ensureStudy(storage, spec);
+    return new Study(storage, owned, study, created, fn);
+  } catch (e) {
+    if (owned) await storage.close().catch(() => {});
+    throw e;
+  }
+}
+
+/** Load a user objective once here, so a broken module is one clear error, not N failed trials. */
+async function loadObjectiveModule(path: string): Promise<ObjectiveFn> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (e) {
+    throw new UsageError(`objective ${path} cannot be loaded: ${errorMessage(e)}`);
+  }
+  try {
+    return objectiveExport(mod, path);
+  } catch (e) {
+    throw new UsageError(errorMessage(e));
+  }
+}
+
+function seconds(name: string, v: number | undefined, dflt: number): number {
+  const s = v ?? dflt;
+  if (typeof s !== 'number' || !(s > 0) || !Number.isFinite(s)) throw new UsageError(`${name} must be a positive number of seconds, got ${String(v)}`);
+  return s;
+}
+
+/** One study in one storage. Get it from {@link openStudy}; close it when done. */
+export class Study {
+  private closed = false;
+
+  /** @internal use {@link openStudy} */
+  constructor(
+    /** Where the study lives. */
+    readonly storage: Storage,
+    private readonly ownsStorage: boolean,
+    /** The stored study: name, objective, model, space, settings, seed. */
+    readonly record: StudyRecord,
+    /** True when {@link openStudy} created it (false: resumed). */
+    readonly created: boolean,
+    private readonly objectiveFn: ObjectiveFn | undefined,
+  ) {}
+
+  get name(): string {
+    return this.record.name;
+  }
+
+  /**
+   * Run trials until `trials` have finished, or `signal` aborts. Resumes where any earlier run
+   * (of this or another process) left off: interrupted trials run again, nothing finished
+   * runs twice. Several processes may optimize the same study at once.
+   * @throws UsageError for bad options; BackendError when the requested backend cannot load;
+   *   DatasetError when Fashion-MNIST cannot be found or is corrupt; StorageError.
+   */
+  async optimize(opts: OptimizeOptions): Promise<OptimizeResult> {
+    if (this.closed) throw new UsageError(`study "${this.name}" is closed`);
+    const trials = checkPositiveInt('trials', opts.trials);
+    if (trials === undefined) throw new UsageError('trials (the budget of finished trials) is required');
+    const workers = checkPositiveInt('workers', opts.workers) ?? defaultWorkers();
+    const threads = {
+      intraOpThreads: checkPositiveInt('intraOpThreads', opts.intraOpThreads) ?? 1,
+      interOpThreads: checkPositiveInt('interOpThreads', opts.interOpThreads) ?? 1,
+    };
+    const heartbeat = seconds('heartbeatSeconds', opts.heartbeatSeconds, 5);
+    const staleAfter = seconds('staleAfterSeconds', opts.staleAfterSeconds, 60);
+    if (heartbeat >= staleAfter) throw new UsageError('heartbeatSeconds must be less than staleAfterSeconds');
+    const backendRequest = opts.backend ?? 'auto';
+    if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(backendRequest)) {
+      throw new UsageError(`backend must be auto, tensorflow, wasm or cpu, got ${String(backendRequest)}`);
+    }
+    const emit = opts.onEvent ?? ((): void => {});
+    const { storage, record: study } = this;
+    const scheduler = schedulerFor(study, trials);
+    const sampler = createSampler(String(study.settings['sampler']));
+
+    const counts = await storage.stateCounts(study.id);
+    const finished = counts.completed + counts.pruned + counts.failed;
+    if (finished >= trials && counts.running === 0 && counts.interrupted === 0) {
+      // Nothing left to do: say so without loading the backend and the dataset.
+      emit({ type: 'already-finished', finished });
+      return { ran: 0, counts, best: await storage.bestTrial(study.id), aborted: false, alreadyFinished: true };
+    }
+
+    const executor = await this.executor(workers, backendRequest, threads, opts.dataDir, scheduler.synchronous ? Math.max(2, trials) : 1, emit);
+    try {
+      emit({ type: 'start', trials, workers, finished, best: await storage.bestTrial(study.id) });
+      const summary = await runStudy({
+        storage,
+        study,
+        trials,
+        pool: executor,
+        scheduler,
+        sampler,
+        heartbeatMs: heartbeat * 1000,
+        staleAfterMs: staleAfter * 1000,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onEvent: emit,
+      });
+      return { ...summary, alreadyFinished: false };
+    } finally {
+      await executor.destroy().catch(() => {});
+    }
+  }
+
+  /** The pool (or in-process executor) this study's objective trains on. */
+  private async executor(
+    workers: number,
+    backendRequest: BackendRequest,
+    threads: { intraOpThreads: number; interOpThreads: number },
+    dataDir: string | undefined,
+    tasksPerThread: number,
+    emit: (e: OptimizeEvent) => void,
+  ): Promise<TrialExecutor> {
+    const { objective } = this.record;
+    if (objective.startsWith(FUNCTION_OBJECTIVE_PREFIX)) {
+      if (!this.objectiveFn) throw new UsageError(`study "${this.name}" has an in-process objective (${objective}); open it with that function as the objective`);
+      emit({ type: 'setup', backend: null, libtensorflow: null, workers, dataDir: null });
+      return new InlineExecutor(this.objectiveFn, workers);
+    }
+    let dataset: SharedFashionMnist | null = null;
+    let backend: BackendRequest = backendRequest;
+    let libtensorflow: string | null = null;
+    if (objective === BUILTIN_OBJECTIVE) {
+      const loaded = await loadBackend(backendRequest, threads);
+      if (loaded.warning) emit({ type: 'warning', message: loaded.warning });
+      backend = loaded.name;
+      libtensorflow = loaded.versions.libtensorflow ?? null;
+      dataset = await loadFashionMnist({ dataDir });
+    } else if (backendRequest === 'auto' || backendRequest === 'tensorflow') {
+      // A user objective may import tfjs-node in its threads; with the addon resident in
+      // this thread (loaded first, so our thread-pool sizes apply), replaced threads can
+      // load it again without aborting the process.
+      const ok = keepNativeResident(threads);
+      if (!ok && backendRequest === 'tensorflow') throw new BackendError('backend tensorflow: tfjs-node cannot be loaded (see hpo info)');
+    }
+    emit({
+      type: 'setup',
+      backend: objective === BUILTIN_OBJECTIVE ? (backend as BackendName) : null,
+      libtensorflow,
+      workers,
+      dataDir: dataset?.dir ?? null,
+    });
+    // Synchronous successive halving parks trials at a rung; a parked trial holds a slot of
+    // its thread but no CPU, so threads must accept more than one.
+    return new TrialPool({ workers, init: { dataset, backend, ...threads }, tasksPerThread });
+  }
+
+  /** The best completed trial (lowest value; ties: lowest number), if any. */
+  best(): Promise<TrialRecord | undefined> {
+    return this.storage.bestTrial(this.record.id);
+  }
+
+  /** The study's trials by number, optionally only those in `states`. */
+  trials(opts: { states?: readonly TrialState[] } = {}): Promise<TrialRecord[]> {
+    return this.storage.getTrials(this.record.id, opts);
+  }
+
+  /** Every epoch report of the study (or of one trial, by its id). */
+  reports(opts: { trialId?: number } = {}): Promise<EpochReport[]> {
+    return this.storage.getReports(this.record.id, opts);
+  }
+
+  /** How many trials are in each state. */
+  counts(): Promise<Record<TrialState, number>> {
+    return this.storage.stateCounts(this.record.id);
+  }
+
+  /** Close the storage if the study opened it. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ownsStorage) await this.storage.close();
+  }
+}
