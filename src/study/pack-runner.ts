@@ -11,11 +11,14 @@ import type { TrialPlan } from '../schedulers/scheduler.js';
 import type { TrialRecord } from '../storage/storage.js';
 import { packedModel, type PackedModelSpec } from '../training/packed/index.js';
 import type { PackTrialSpec } from '../worker/messages.js';
+import type { TrialPool } from '../worker/pool.js';
 import { isDeadLocalOwner, makeOwner } from './owner.js';
 import type { RunOptions, RunSummary } from './runner.js';
 
 /** Options of {@link runPackedStudy}: runStudy's plus the pack size. */
-export interface PackRunOptions extends RunOptions {
+export interface PackRunOptions extends Omit<RunOptions, 'pool'> {
+  /** The worker-thread pool (packs need its pack tasks). */
+  readonly pool: TrialPool;
   /** Most trials one thread trains together (>= 1). */
   readonly pack: number;
 }
@@ -23,6 +26,29 @@ export interface PackRunOptions extends RunOptions {
 /** Whether a study's trials can be packed: the built-in objective with a packable model. */
 export function packable(objective: string, model: string | null): boolean {
   return objective === 'fashion-mnist' && model !== null && packedModel(model) !== undefined;
+}
+
+/**
+ * The pack size 'auto' picks, per built-in model, from the measurements in
+ * native-bench/RESULTS.md (pack-k): pack where the step is launch-bound.
+ */
+export const AUTO_PACK: Readonly<Record<string, number>> = { softmax: 8, mlp: 4, lenet: 1 };
+
+/**
+ * The pack size a run uses: `requested` (a positive integer, or 'auto' / undefined for
+ * {@link AUTO_PACK}); 1 for studies that cannot be packed.
+ * @throws UsageError for a bad value, or a pack above 1 for a study that cannot be packed.
+ */
+export function choosePack(requested: number | 'auto' | undefined, study: { objective: string; model: string | null }): number {
+  const ok = packable(study.objective, study.model);
+  if (requested === undefined || requested === 'auto') return ok ? (AUTO_PACK[study.model!] ?? 1) : 1;
+  if (typeof requested !== 'number' || !Number.isSafeInteger(requested) || requested < 1) {
+    throw new UsageError(`pack must be a positive integer or 'auto', got ${String(requested)}`);
+  }
+  if (requested > 1 && !ok) {
+    throw new UsageError(`pack ${requested}: only the built-in models train packed (this study's objective is ${study.objective}); use pack 1`);
+  }
+  return requested;
 }
 
 interface Live {

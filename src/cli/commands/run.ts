@@ -35,6 +35,7 @@ export interface RunArgs {
   'data-dir'?: string | undefined;
   'stale-after': number;
   heartbeat: number;
+  pack?: string | undefined;
 }
 
 const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -60,7 +61,8 @@ export function runBuilder(y: Argv): Argv<RunArgs> {
     .option('inter-op-threads', { type: 'number', default: 1, describe: "libtensorflow inter-op threads per worker" })
     .option('data-dir', { type: 'string', describe: 'Directory holding the Fashion-MNIST IDX files' })
     .option('stale-after', { type: 'number', default: 60, describe: "Seconds without heartbeat before another process's running trial counts as dead" })
-    .option('heartbeat', { type: 'number', default: 5, describe: 'Seconds between heartbeats of running trials' }) as unknown as Argv<RunArgs>;
+    .option('heartbeat', { type: 'number', default: 5, describe: 'Seconds between heartbeats of running trials' })
+    .option('pack', { type: 'string', describe: 'Trials one worker trains together in batched ops (built-in models; 1 = one at a time) [default: auto]' }) as unknown as Argv<RunArgs>;
 }
 
 function readSpaceFile(path: string): unknown {
@@ -88,6 +90,14 @@ function printSummary(storageUrl: string, name: string, c: Record<TrialState, nu
   }
 }
 
+/** --pack: a positive integer or auto. */
+function parsePack(v: string | undefined): number | 'auto' {
+  if (v === undefined || v === 'auto') return 'auto';
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`--pack must be a positive integer or auto, got ${JSON.stringify(v)}`);
+  return n;
+}
+
 /** `hpo run`: flags -> openStudy + optimize (src/study/study.ts); this file only parses and prints. */
 export async function runCommand(a: RunArgs): Promise<void> {
   // Flags are checked here first so that errors name them as typed (--trials, not trials).
@@ -110,6 +120,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
     throw new UsageError(`--objective ${a.objective}: no such file (or use "${BUILTIN_OBJECTIVE}")`);
   }
   if (a['train-subset'] !== undefined && a['train-subset'] > 60000) throw new UsageError('--train-subset must be at most 60000');
+  const pack = parsePack(a.pack);
 
   const study = await openStudy({
     storage: a.storage,
@@ -157,7 +168,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
         process.stderr.write(
           `${study.created ? 'created' : 'continuing'} study "${s.name}" in ${study.storage.location}: ` +
             `${s.model ?? s.objective}, ${e.trials} trials, ${String(s.settings['scheduler'])} scheduler, ` +
-            `${String(s.settings['epochs'])} epochs max, seed ${s.seed}\n`,
+            `${String(s.settings['epochs'])} epochs max, seed ${s.seed}${e.pack > 1 ? `, packs of up to ${e.pack} trials per worker` : ''}\n`,
         );
         progress = new Progress(e.trials, e.workers, process.stderr, e.finished, e.best && e.best.value !== null ? { value: e.best.value, number: e.best.number } : undefined);
         return;
@@ -175,6 +186,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
       dataDir: a['data-dir'],
       heartbeatSeconds: a.heartbeat,
       staleAfterSeconds: a['stale-after'],
+      pack,
       signal: controller.signal,
       onEvent,
     });
