@@ -92,6 +92,7 @@ export async function runPackedStudy(opts: PackRunOptions): Promise<RunSummary> 
   };
   const recovered = await interruptDeadLocal();
   const before = await storage.stateCounts(study.id);
+  const finishedBefore = before.completed + before.pruned + before.failed;
   if (before.completed + before.pruned + before.failed + before.interrupted > 0) {
     emit({ type: 'resumed', completed: before.completed, interrupted: before.interrupted, recovered });
   }
@@ -263,7 +264,12 @@ export async function runPackedStudy(opts: PackRunOptions): Promise<RunSummary> 
       while (!aborted() && packs.size < pool.workers + (scheduler.synchronous ? parked : 0)) {
         const head = queue.shift() ?? (await claim());
         if (!head) break;
-        const members = [head.trial, ...(await take(head.key, pack - 1))];
+        // Spread what is left over the idle workers rather than filling one pack first:
+        // 6 trials on 2 workers make two packs of 3, not one of 6 and an idle thread.
+        const left = Math.max(0, opts.trials - finishedBefore - ran - held.size) + queue.length + 1;
+        const idle = Math.max(1, pool.workers - packs.size);
+        const size = Math.min(pack, Math.ceil(left / idle));
+        const members = [head.trial, ...(await take(head.key, size - 1))];
         const done: Promise<void> = runPack(members, head.key)
           // Only storage can throw here; the trials stay 'running' and are re-run on resume.
           .catch((e: unknown) => emit({ type: 'error', trial: head.trial, message: errorMessage(e) }))
