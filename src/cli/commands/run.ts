@@ -170,7 +170,8 @@ export async function runCommand(a: RunArgs): Promise<void> {
             `${s.model ?? s.objective}, ${e.trials} trials, ${String(s.settings['scheduler'])} scheduler, ` +
             `${String(s.settings['epochs'])} epochs max, seed ${s.seed}${e.pack > 1 ? `, packs of up to ${e.pack} trials per worker` : ''}\n`,
         );
-        progress = new Progress(e.trials, e.workers, process.stderr, e.finished, e.best && e.best.value !== null ? { value: e.best.value, number: e.best.number } : undefined);
+        // Packed trials run pack-by-pack: that many at once per worker (for the ETA).
+        progress = new Progress(e.trials, e.workers * e.pack, process.stderr, e.finished, e.best && e.best.value !== null ? { value: e.best.value, number: e.best.number } : undefined);
         return;
       default:
         progress?.onEvent(e);

@@ -112,7 +112,6 @@ export class PackedTrainer {
     const B = this.batchSize;
     const perms = this.slots.map((s) => new FastRng(deriveSeed(s.orderSeed, 'epoch', s.epochs)).permutation(n));
     const labels = this.T.trainLabelBytes;
-    const feature = this.T.trainX.shape.slice(1);
     for (let start = 0; start < n; start += B) {
       const size = Math.min(B, n - start);
       const idx = new Int32Array(K * size);
@@ -125,7 +124,8 @@ export class PackedTrainer {
       }
       const s = this.scalarsFor(size);
       tf.tidy(() => {
-        const x = tf.reshape(tf.gather(this.T.trainX, tf.tensor1d(idx, 'int32')), [K, size, ...feature]);
+        // Indices shaped [K, size] gather straight into [K, size, ...] (no Reshape op).
+        const x = tf.gather(this.T.trainX, tf.tensor2d(idx, [K, size], 'int32'));
         this.net.step(x, tf.tensor3d(oh, [K, size, 10], 'float32'), s);
       });
     }
