@@ -9,11 +9,16 @@ import { batchMatMul, replaceVariable, slot, stackSlots, type PackedModelSpec, t
 type T3 = tfTypes.Tensor3D;
 
 /**
- * K softmax regressions, W [K, 785, 10]. The step is the single model's lean step with
- * batched matMuls: p = softmax(x W); d = (p - y) * lr_k/B; W <- W - x^T d.
+ * K softmax regressions, stored transposed: Wt [K, 10, 785] (slot k is member k's W^T).
+ * The step is the single model's lean step with batched matMuls:
+ *   p = softmax(x Wt^T); d = (p - y) * lr_k/B; Wt <- Wt - d^T x
+ * The transposed layout is about 10% faster per packed step here than W [K, 785, 10] with
+ * x^T d (libtensorflow's batched kernel handles a transposed [B, 10] operand better than a
+ * transposed [B, 785] one).
  */
 export class PackedSoftmaxNet implements PackedNet {
   members: PackMember[] = [];
+  /** Wt [K, 10, 785]. */
   private W: tfTypes.Variable | null = null;
 
   constructor(private readonly tf: Tf) {}
@@ -26,7 +31,7 @@ export class PackedSoftmaxNet implements PackedNet {
       for (const m of joins) {
         // The single-trial net's own init, so slot k starts where the unpacked trial does.
         const net = new SoftmaxNet(tf, deriveSeed(m.seed, 'softmax-init'));
-        ts.push(tf.clone(net.W));
+        ts.push(tf.transpose(net.W));
         net.dispose();
       }
       return ts.length ? [stackSlots(tf, ts)] : [];
@@ -46,14 +51,14 @@ export class PackedSoftmaxNet implements PackedNet {
     const tf = this.tf;
     const W = this.W as unknown as T3;
     const x3 = x as T3;
-    const p = tf.softmax(tf.matMul(x3, W));
+    const p = tf.softmax(batchMatMul(tf, x3, W, false, true));
     const d = tf.mul(tf.sub(p, y), s.lrOverB) as T3;
-    this.W!.assign(tf.sub(W, batchMatMul(tf, x3, d, true, false)));
+    this.W!.assign(tf.sub(W, batchMatMul(tf, d, x3, true, false)));
   }
 
   logits(x: tfTypes.Tensor): T3 {
     const tf = this.tf;
-    return tf.matMul(tf.expandDims(x, 0) as T3, this.W as unknown as T3);
+    return batchMatMul(tf, tf.expandDims(x, 0) as T3, this.W as unknown as T3, false, true);
   }
 
   dispose(): void {
