@@ -9,6 +9,7 @@ import { HpoError, errorMessage } from '../errors.js';
 import { DEFAULT_STORAGE } from './common.js';
 import { infoCommand } from './commands/info.js';
 import { bestCommand, sqlCommand, studiesCommand, trialsCommand } from './commands/read.js';
+import { reportBuilder, reportCommand, type ReportArgs } from './commands/report.js';
 import { runBuilder, runCommand, type RunArgs } from './commands/run.js';
 
 function fail(e: unknown): never {
@@ -94,6 +95,7 @@ async function main(argv: string[]): Promise<void> {
           .example('$0 sql "SELECT number, value FROM trials ORDER BY value LIMIT 3"', ''),
       (a) => sqlCommand(a as typeof a & { query: string }),
     )
+    .command('report', 'Write a self-contained HTML report of a study', reportBuilder, (a) => reportCommand(a as unknown as ReportArgs))
     .command(
       'info',
       'Show the tfjs backend, versions, threads and where the dataset is',
@@ -104,7 +106,7 @@ async function main(argv: string[]): Promise<void> {
           .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
       (a) => infoCommand(a),
     )
-    .demandCommand(1, 'give a command: run, best, trials, studies, sql or info (see hpo --help)')
+    .demandCommand(1, 'give a command: run, best, trials, studies, sql, report or info (see hpo --help)')
     .strict()
     .recommendCommands()
     .help()

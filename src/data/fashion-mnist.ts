@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { DatasetError, errorMessage } from '../errors.js';
 
@@ -18,9 +20,31 @@ const KEYS = Object.keys(FASHION_FILES) as FileKey[];
 /** Where the original files are published; HPO_FASHION_MNIST_URL overrides it (mirrors, tests). */
 export const DEFAULT_DOWNLOAD_URL = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/';
 export const DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
+/** Debian's package of the dataset, fetched without root when the upstream download fails. */
+export const DEBIAN_PACKAGE = 'dataset-fashion-mnist';
+/** Where that package's files are kept, relative to the working directory. */
+export const DEB_CACHE_DIR = 'data/fashion-mnist-deb';
 export const IMAGE_PIXELS = 784;
 
-export type DatasetSource = 'flag' | 'env' | 'local' | 'debian' | 'download';
+export type DatasetSource = 'flag' | 'env' | 'local' | 'debian' | 'download' | 'debian-package';
+
+/** Where the files came from, for the run's start line and hpo info. */
+export function describeSource(source: DatasetSource): string {
+  switch (source) {
+    case 'flag':
+      return '--data-dir';
+    case 'env':
+      return 'HPO_DATA_DIR';
+    case 'local':
+      return './data/fashion-mnist';
+    case 'debian':
+      return `the installed Debian package ${DEBIAN_PACKAGE}`;
+    case 'download':
+      return 'downloaded from the published location';
+    case 'debian-package':
+      return `Debian's ${DEBIAN_PACKAGE}, fetched with apt-get download`;
+  }
+}
 
 /**
  * Fashion-MNIST decoded into SharedArrayBuffers: every worker thread gets views on the same
@@ -58,7 +82,7 @@ function hasAll(dir: string): boolean {
 
 /**
  * Find the dataset in order: `--data-dir`, HPO_DATA_DIR, ./data/fashion-mnist,
- * /usr/share/datasets/fashion-mnist. A directory named explicitly (flag or env) that lacks
+ * ./data/fashion-mnist-deb (an earlier apt-get download), /usr/share/datasets/fashion-mnist. A directory named explicitly (flag or env) that lacks
  * the files is an error, not a silent fall-through.
  */
 export function locateFashionMnist(opts: LocateOptions = {}): { dir: string; source: DatasetSource } | undefined {
@@ -79,6 +103,7 @@ export function locateFashionMnist(opts: LocateOptions = {}): { dir: string; sou
   }
   const fallbacks = opts.fallbacks ?? [
     { dir: resolve(cwd, 'data/fashion-mnist'), source: 'local' as const },
+    { dir: resolve(cwd, DEB_CACHE_DIR), source: 'debian-package' as const },
     { dir: DEBIAN_DIR, source: 'debian' as const },
   ];
   for (const f of fallbacks) if (hasAll(f.dir)) return f;
@@ -167,17 +192,77 @@ export async function downloadFashionMnist(dest: string, baseUrl: string = proce
   }
 }
 
+const execFileP = promisify(execFile);
+
+/** Run a command; its stderr's last line is the error message. */
+async function runTool(cmd: string, args: readonly string[], cwd: string): Promise<void> {
+  try {
+    await execFileP(cmd, args, { cwd, env: { ...process.env, LC_ALL: 'C' }, timeout: 600_000, maxBuffer: 16 << 20 });
+  } catch (e) {
+    const err = e as { code?: unknown; stderr?: string };
+    if (err.code === 'ENOENT') throw new Error(`${cmd} is not installed`);
+    const last = (err.stderr ?? '').trim().split('\n').filter((l) => l.trim() !== '').pop();
+    throw new Error(`${cmd} ${args.join(' ')}: ${last ?? errorMessage(e)}`);
+  }
+}
+
+/**
+ * Fetch Debian's dataset-fashion-mnist with `apt-get download` (no root needed) and
+ * unpack it with `dpkg-deb -x` into `dest`, which then holds the four .gz files (checked
+ * by SHA-256 when they are loaded, like any other copy). apt-get checks the package
+ * against the archive's signed index. When the machine's package lists are empty (a
+ * fresh container), a private copy of the lists is fetched into `dest` first, still
+ * without root.
+ * @throws DatasetError when apt-get or dpkg-deb is missing or fails.
+ */
+export async function fetchDebianPackage(dest: string): Promise<void> {
+  const parent = resolve(dest, '..');
+  mkdirSync(parent, { recursive: true });
+  const work = mkdtempSync(join(parent, '.fashion-mnist-deb-'));
+  try {
+    try {
+      await runTool('apt-get', ['-q', 'download', DEBIAN_PACKAGE], work);
+    } catch (first) {
+      if (/not installed/.test(errorMessage(first))) throw first;
+      const lists = join(work, 'lists');
+      const cache = join(work, 'cache');
+      mkdirSync(join(lists, 'partial'), { recursive: true });
+      mkdirSync(join(cache, 'archives', 'partial'), { recursive: true });
+      const own = ['-q', '-o', `Dir::State::Lists=${lists}`, '-o', `Dir::Cache=${cache}`, '-o', 'Debug::NoLocking=1'];
+      try {
+        await runTool('apt-get', [...own, 'update'], work);
+        await runTool('apt-get', [...own, 'download', DEBIAN_PACKAGE], work);
+      } catch (second) {
+        throw new Error(`${errorMessage(first)}; with fresh package lists: ${errorMessage(second)}`);
+      }
+    }
+    const deb = readdirSync(work).find((f) => f.startsWith(`${DEBIAN_PACKAGE}_`) && f.endsWith('.deb'));
+    if (deb === undefined) throw new Error('apt-get download produced no .deb');
+    await runTool('dpkg-deb', ['-x', deb, 'root'], work);
+    const inside = join(work, 'root', DEBIAN_DIR);
+    if (!hasAll(inside)) throw new Error(`${deb} does not hold the four IDX files under ${DEBIAN_DIR}`);
+    writeFileSync(join(inside, 'SOURCE'), `Debian package ${deb}, fetched with apt-get download and unpacked with dpkg-deb -x\n`);
+    rmSync(dest, { recursive: true, force: true });
+    renameSync(inside, dest); // only a complete copy ever appears at dest
+  } catch (e) {
+    throw new DatasetError(`cannot fetch Debian's ${DEBIAN_PACKAGE}: ${errorMessage(e)}`, { cause: e });
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 export function notFoundMessage(cwd: string): string {
   return (
-    `Fashion-MNIST not found (looked in --data-dir, HPO_DATA_DIR, ${resolve(cwd, 'data/fashion-mnist')}, ${DEBIAN_DIR}) ` +
-    `and the download failed: install the Debian package (apt-get install dataset-fashion-mnist) ` +
+    `Fashion-MNIST not found (looked in --data-dir, HPO_DATA_DIR, ${resolve(cwd, 'data/fashion-mnist')}, ${resolve(cwd, DEB_CACHE_DIR)}, ${DEBIAN_DIR}) ` +
+    `and the download failed: install the Debian package (apt-get install ${DEBIAN_PACKAGE}) ` +
     `or put the four IDX files (.gz or not) in one of those places`
   );
 }
 
 /**
  * Locate the dataset (see locateFashionMnist); when none is found, download it into
- * ./data/fashion-mnist. Then decode it into shared memory.
+ * ./data/fashion-mnist, or if that fails fetch Debian's package into
+ * ./data/fashion-mnist-deb. Then decode it into shared memory; `source` says which.
  */
 export async function loadFashionMnist(opts: LocateOptions & { download?: boolean } = {}): Promise<SharedFashionMnist> {
   const cwd = opts.cwd ?? process.cwd();
@@ -187,8 +272,21 @@ export async function loadFashionMnist(opts: LocateOptions & { download?: boolea
   const dest = resolve(cwd, 'data/fashion-mnist');
   try {
     await downloadFashionMnist(dest);
-  } catch (e) {
-    throw new DatasetError(`${notFoundMessage(cwd)} (${errorMessage(e)})`, { cause: e });
+    return loadFashionMnistDir(dest, 'download');
+  } catch (upstream) {
+    // Leave no empty ./data/fashion-mnist behind (it would look like a broken copy).
+    try {
+      if (readdirSync(dest).length === 0) rmSync(dest, { recursive: true });
+    } catch {
+      // nothing was created
+    }
+    // Machines that reach only package registries and Debian's archive get Debian's copy.
+    const debDest = resolve(cwd, DEB_CACHE_DIR);
+    try {
+      await fetchDebianPackage(debDest);
+    } catch (apt) {
+      throw new DatasetError(`${notFoundMessage(cwd)} (${errorMessage(upstream)}; ${errorMessage(apt)})`, { cause: apt });
+    }
+    return loadFashionMnistDir(debDest, 'debian-package');
   }
-  return loadFashionMnistDir(dest, 'download');
 }

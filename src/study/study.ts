@@ -5,7 +5,7 @@
  * is wired here.
  */
 import { pathToFileURL } from 'node:url';
-import { loadFashionMnist, type SharedFashionMnist } from '../data/fashion-mnist.js';
+import { loadFashionMnist, type DatasetSource, type SharedFashionMnist } from '../data/fashion-mnist.js';
 import { BackendError, UsageError, errorMessage } from '../errors.js';
 import { createSampler } from '../samplers/registry.js';
 import { DEFAULT_STORAGE, openStorage } from '../storage/open.js';
@@ -72,7 +72,7 @@ export type OptimizeEvent =
   /** Something the caller should know (e.g. the backend fell back). */
   | { type: 'warning'; message: string }
   /** The backend and dataset are ready (built-in objective) or the pool is (others). */
-  | { type: 'setup'; backend: BackendName | null; libtensorflow: string | null; workers: number; dataDir: string | null }
+  | { type: 'setup'; backend: BackendName | null; libtensorflow: string | null; workers: number; dataDir: string | null; dataSource: DatasetSource | null }
   /** Trials are about to be dispatched. */
   | { type: 'start'; trials: number; workers: number; finished: number; best: TrialRecord | undefined; pack: number };
 
@@ -220,7 +220,7 @@ export class Study {
     const { objective } = this.record;
     if (objective.startsWith(FUNCTION_OBJECTIVE_PREFIX)) {
       if (!this.objectiveFn) throw new UsageError(`study "${this.name}" has an in-process objective (${objective}); open it with that function as the objective`);
-      emit({ type: 'setup', backend: null, libtensorflow: null, workers, dataDir: null });
+      emit({ type: 'setup', backend: null, libtensorflow: null, workers, dataDir: null, dataSource: null });
       return new InlineExecutor(this.objectiveFn, workers);
     }
     let dataset: SharedFashionMnist | null = null;
@@ -245,6 +245,7 @@ export class Study {
       libtensorflow,
       workers,
       dataDir: dataset?.dir ?? null,
+      dataSource: dataset?.source ?? null,
     });
     // Synchronous successive halving parks trials at a rung; a parked trial holds a slot of
     // its thread but no CPU, so threads must accept more than one.

@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { DatasetError } from '../../src/errors.js';
 import { DEBIAN_DIR, FASHION_FILES, loadFashionMnist, loadFashionMnistDir, locateFashionMnist } from '../../src/data/fashion-mnist.js';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 
 const names = Object.values(FASHION_FILES).map((f) => f.name);
 function fakeDir(root: string, name: string, suffix = '.gz'): string {
@@ -14,6 +14,19 @@ function fakeDir(root: string, name: string, suffix = '.gz'): string {
   mkdirSync(d, { recursive: true });
   for (const n of names) writeFileSync(join(d, n + suffix), 'x');
   return d;
+}
+
+/** Run `fn` with a dead upstream URL and a PATH where apt-get does not exist. */
+async function withoutApt(fn: () => Promise<void>, url = 'http://127.0.0.1:9/'): Promise<void> {
+  const path = process.env['PATH'];
+  process.env['PATH'] = mkdtempSync(join(tmpdir(), 'hpo-nopath-'));
+  process.env['HPO_FASHION_MNIST_URL'] = url;
+  try {
+    await fn();
+  } finally {
+    process.env['PATH'] = path;
+    delete process.env['HPO_FASHION_MNIST_URL'];
+  }
 }
 
 describe('locating Fashion-MNIST', () => {
@@ -40,17 +53,18 @@ describe('locating Fashion-MNIST', () => {
     assert.throws(() => locateFashionMnist({ dataDir: empty, env: {} }), (e: unknown) => e instanceof DatasetError && /--data-dir .*missing train-images-idx3-ubyte/.test(e.message));
   });
 
-  it('without a copy and without network, names both ways to get it', async () => {
+  it('without a copy, without network and without apt-get, names both ways to get it', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'hpo-nodata-'));
-    process.env['HPO_FASHION_MNIST_URL'] = 'http://127.0.0.1:9/';
-    try {
+    await withoutApt(async () => {
       await assert.rejects(
         loadFashionMnist({ env: {}, cwd, fallbacks: [] }),
-        (e: unknown) => e instanceof DatasetError && /apt-get install dataset-fashion-mnist/.test(e.message) && /download failed/.test(e.message),
+        (e: unknown) =>
+          e instanceof DatasetError &&
+          /apt-get install dataset-fashion-mnist/.test(e.message) &&
+          /download failed/.test(e.message) &&
+          /cannot fetch Debian's dataset-fashion-mnist: apt-get is not installed/.test(e.message),
       );
-    } finally {
-      delete process.env['HPO_FASHION_MNIST_URL'];
-    }
+    });
   });
 });
 
@@ -120,14 +134,55 @@ describe('downloading Fashion-MNIST', { skip: !existsSync(DEBIAN_DIR) && 'needs 
   it('a truncated download is reported and not kept', async () => {
     const srv = await serve('train-labels-idx1-ubyte.gz');
     const cwd = mkdtempSync(join(tmpdir(), 'hpo-dlbad-'));
-    process.env['HPO_FASHION_MNIST_URL'] = srv.url;
     try {
-      await assert.rejects(loadFashionMnist({ env: {}, cwd, fallbacks: [] }), (e: unknown) => e instanceof DatasetError && /truncated or corrupt/.test(e.message));
+      // Without apt-get, so that the Debian fallback does not hide the bad download.
+      await withoutApt(async () => {
+        await assert.rejects(loadFashionMnist({ env: {}, cwd, fallbacks: [] }), (e: unknown) => e instanceof DatasetError && /truncated or corrupt/.test(e.message));
+      }, srv.url);
       const { readdirSync } = await import('node:fs');
       assert.deepEqual(readdirSync(join(cwd, 'data', 'fashion-mnist')).filter((f) => f.includes('train-labels')), [], 'the bad file was not kept');
     } finally {
-      delete process.env['HPO_FASHION_MNIST_URL'];
       await srv.close();
+    }
+  });
+});
+
+const APT_TOOLS = ['/usr/bin/apt-get', '/usr/bin/dpkg-deb'].every((p) => existsSync(p));
+
+describe("falling back to Debian's package", { skip: !APT_TOOLS && 'needs apt-get and dpkg-deb (Debian or Ubuntu)' }, () => {
+  // For real: apt-get download from the configured Debian archive, no root needed.
+  it('fetches dataset-fashion-mnist with apt-get download when the upstream download fails', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'hpo-apt-'));
+    process.env['HPO_FASHION_MNIST_URL'] = 'http://127.0.0.1:9/';
+    try {
+      const d = await loadFashionMnist({ env: {}, cwd, fallbacks: [] });
+      assert.equal(d.source, 'debian-package');
+      assert.equal(d.dir, join(cwd, 'data', 'fashion-mnist-deb'));
+      assert.equal(d.nTrain, 60000);
+      assert.match(readFileSync(join(d.dir, 'SOURCE'), 'utf8'), /^Debian package dataset-fashion-mnist_.*\.deb/);
+      assert.deepEqual(readdirSync(join(cwd, 'data')), ['fashion-mnist-deb'], 'no work directory or empty download directory left behind');
+      // The next run finds it without apt-get, before the system-wide copy.
+      assert.deepEqual(locateFashionMnist({ env: {}, cwd }), { dir: d.dir, source: 'debian-package' });
+    } finally {
+      delete process.env['HPO_FASHION_MNIST_URL'];
+    }
+  });
+
+  it('fetches its own package lists when the machine has none (a fresh container)', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'hpo-apt-fresh-'));
+    // APT_CONFIG points apt at an empty list directory, as on a container never updated.
+    const conf = join(cwd, 'apt.conf');
+    mkdirSync(join(cwd, 'empty-lists', 'partial'), { recursive: true });
+    writeFileSync(conf, `Dir::State::Lists "${join(cwd, 'empty-lists')}";\n`);
+    process.env['APT_CONFIG'] = conf;
+    process.env['HPO_FASHION_MNIST_URL'] = 'http://127.0.0.1:9/';
+    try {
+      const d = await loadFashionMnist({ env: {}, cwd, fallbacks: [] });
+      assert.equal(d.source, 'debian-package');
+      assert.equal(d.nTest, 10000);
+    } finally {
+      delete process.env['APT_CONFIG'];
+      delete process.env['HPO_FASHION_MNIST_URL'];
     }
   });
 });

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { createRequire } from 'node:module';
-import { locateFashionMnist } from '../../data/fashion-mnist.js';
+import { describeSource, locateFashionMnist } from '../../data/fashion-mnist.js';
 import { errorMessage } from '../../errors.js';
 import { describeBackend, loadBackend, type BackendName } from '../../training/backend.js';
 import { openStorage, sqlitePath } from '../../storage/open.js';
@@ -54,7 +54,8 @@ export async function infoCommand(a: { storage: string; backend: string; json: b
   };
   try {
     const found = locateFashionMnist({ dataDir: a['data-dir'] });
-    info['dataset'] = found ? { dir: found.dir, source: found.source } : { dir: null, note: 'not found; hpo run will try to download it into ./data/fashion-mnist' };
+    info['dataset'] = found ? { dir: found.dir, source: found.source, from: describeSource(found.source) }
+      : { dir: null, note: "not found; hpo run will download it into ./data/fashion-mnist, or else fetch Debian's dataset-fashion-mnist into ./data/fashion-mnist-deb" };
   } catch (e) {
     info['dataset'] = { dir: null, error: errorMessage(e) };
   }
@@ -105,7 +106,7 @@ export async function infoCommand(a: { storage: string; backend: string; json: b
   const t = info['threads'] as Record<string, unknown>;
   lines.push(`threads: ${String(t['cpus'])} CPUs (${String(t['cpuModel'])}), default ${String(t['defaultWorkers'])} workers x ${String(t['intraOpThreadsPerWorker'])} intra-op / ${String(t['interOpThreadsPerWorker'])} inter-op thread(s)`);
   const d = info['dataset'] as Record<string, unknown>;
-  lines.push(`dataset: ${d['dir'] ? `${String(d['dir'])} (${String(d['source'])})` : String(d['error'] ?? d['note'])}`);
+  lines.push(`dataset: ${d['dir'] ? `${String(d['dir'])} (${String(d['from'])})` : String(d['error'] ?? d['note'])}`);
   const st = info['storage'] as Record<string, unknown>;
   lines.push(`storage: ${String(st['location'])}${st['kind'] ? ` (${String(st['kind'])}, ${String(st['studies'])} studies)` : ` (${String(st['error'] ?? st['note'])})`}`);
   lines.push(`node ${process.version}; ${Object.entries(info['packages'] as Record<string, string | null>).map(([n, x]) => `${n} ${x ?? '-'}`).join(', ')}`);

@@ -1,6 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
+import { describeSource } from '../../data/fashion-mnist.js';
 import { SpaceError, UsageError, errorMessage } from '../../errors.js';
+import { LiveReport } from '../../report/live-report.js';
 import { SAMPLER_NAMES } from '../../samplers/registry.js';
 import { SCHEDULER_ALIASES, SCHEDULER_NAMES } from '../../schedulers/registry.js';
 import type { TrialRecord, TrialState } from '../../storage/storage.js';
@@ -36,9 +39,12 @@ export interface RunArgs {
   'stale-after': number;
   heartbeat: number;
   pack?: string | undefined;
+  report?: string | undefined;
 }
 
 const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+/** The events after which --report's file is out of date (trials started, reported or ended). */
+const REPORT_EVENTS: ReadonlySet<string> = new Set(['start', 'resumed', 'trial-start', 'report', 'trial-end', 'already-finished']);
 
 export function runBuilder(y: Argv): Argv<RunArgs> {
   return y
@@ -62,7 +68,8 @@ export function runBuilder(y: Argv): Argv<RunArgs> {
     .option('data-dir', { type: 'string', describe: 'Directory holding the Fashion-MNIST IDX files' })
     .option('stale-after', { type: 'number', default: 60, describe: "Seconds without heartbeat before another process's running trial counts as dead" })
     .option('heartbeat', { type: 'number', default: 5, describe: 'Seconds between heartbeats of running trials' })
-    .option('pack', { type: 'string', describe: 'Trials one worker trains together in batched ops (built-in models; 1 = one at a time) [default: auto]' }) as unknown as Argv<RunArgs>;
+    .option('pack', { type: 'string', describe: 'Trials one worker trains together in batched ops (built-in models; 1 = one at a time) [default: auto]' })
+    .option('report', { type: 'string', describe: 'Keep this HTML report (see hpo report) current while the study runs' }) as unknown as Argv<RunArgs>;
 }
 
 function readSpaceFile(path: string): unknown {
@@ -119,6 +126,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
   if (a.objective !== undefined && a.objective !== BUILTIN_OBJECTIVE && !existsSync(a.objective)) {
     throw new UsageError(`--objective ${a.objective}: no such file (or use "${BUILTIN_OBJECTIVE}")`);
   }
+  if (a.report !== undefined && !a.report.trim()) throw new UsageError('--report must name a file');
   if (a['train-subset'] !== undefined && a['train-subset'] > 60000) throw new UsageError('--train-subset must be at most 60000');
   const pack = parsePack(a.pack);
 
@@ -148,7 +156,10 @@ export async function runCommand(a: RunArgs): Promise<void> {
   process.on('SIGTERM', onSignal);
   let progress: Progress | undefined;
   const s = study.record;
+  // Rewritten (atomically) at most every few seconds while trials progress, and at the end.
+  const live = a.report === undefined ? undefined : new LiveReport({ storage: study.storage, study: s.name, path: a.report });
   const onEvent = (e: OptimizeEvent): void => {
+    if (REPORT_EVENTS.has(e.type)) live?.changed();
     switch (e.type) {
       case 'already-finished':
         process.stderr.write(`study "${s.name}" already has ${e.finished} finished trials (--trials ${a.trials}); raise --trials to continue it\n`);
@@ -160,7 +171,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
         if (e.backend !== null) {
           process.stderr.write(
             `backend ${e.backend}${e.libtensorflow ? ` (libtensorflow ${e.libtensorflow})` : ''}, ${e.workers} worker thread(s)` +
-              `${e.dataDir ? `, Fashion-MNIST from ${e.dataDir}` : ''}\n`,
+              `${e.dataDir ? `, Fashion-MNIST from ${e.dataDir}${e.dataSource ? ` (${describeSource(e.dataSource)})` : ''}` : ''}\n`,
           );
         }
         return;
@@ -197,6 +208,10 @@ export async function runCommand(a: RunArgs): Promise<void> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    if (live) {
+      await live.close();
+      if (live.writes > 0) process.stderr.write(`report: ${resolve(a.report!)}\n`);
+    }
     await study.close();
   }
 }
