@@ -6,7 +6,7 @@
 //   32 trials:  softmax, 32 trials x 2 epochs, all 60k images, 2 workers, seed 4 (trials/s)
 // Run after `npx tsc -p tsconfig.json`:
 //   node native-bench/pack-studies.mjs [--pack 8] [--rounds 2] [--cases acceptance,32] [--no-write]
-// Writes the "## Trial packing: whole studies" section of native-bench/RESULTS.md.
+// Writes one "## Trial packing: whole studies (case)" section per case of native-bench/RESULTS.md.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,8 +39,9 @@ function run(c, pack) {
   }
 }
 
-const out = [machineLine([backendLine()]), '', `\`node native-bench/pack-studies.mjs --pack ${K} --rounds ${rounds}\`: \`hpo run\` with \`--pack 1\` and \`--pack ${K}\` alternating, fresh storage each run; wall time of the whole command (process start, backend, dataset, threads included).`, ''];
+const header = [machineLine([backendLine()]), '', `\`node native-bench/pack-studies.mjs --pack ${K} --rounds ${rounds}\`: \`hpo run\` with \`--pack 1\` and \`--pack ${K}\` alternating, fresh storage each run; wall time of the whole command (process start, backend, dataset, threads included).`, ''];
 for (const c of CASES) {
+  const out = [...header];
   const t1 = [];
   const tk = [];
   let v1;
@@ -70,7 +71,8 @@ for (const c of CASES) {
     for (const d of differ) out.push(`- trial ${d.n}: ${d.a} / ${d.b}, lr ${d.lr.toFixed(3)}`);
   }
   out.push('');
+  const body = out.join('\n');
+  process.stdout.write(body + '\n');
+  // One section per case, so that a case can be re-run alone.
+  if (!args.includes('--no-write')) writeSection(`Trial packing: whole studies (${c.id === '32' ? '32 trials' : c.id})`, body);
 }
-const body = out.join('\n');
-process.stdout.write(body + '\n');
-if (!args.includes('--no-write')) writeSection('Trial packing: whole studies', body);
