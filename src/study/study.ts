@@ -17,8 +17,7 @@ import { defaultWorkers, TrialPool } from '../worker/pool.js';
 import { checkCompatible, ensureStudy } from './ensure-study.js';
 import { InlineExecutor, type TrialExecutor } from './executor.js';
 import { runStudy, type RunSummary, type StudyEvent } from './runner.js';
-import { choosePack } from './pack-runner.js';
-import { runPackedStudy } from './pack-runner.js';
+import { choosePack, runPackedStudy } from './pack-runner.js';
 import { BUILTIN_OBJECTIVE, buildSpec, checkPositiveInt, FUNCTION_OBJECTIVE_PREFIX, schedulerFor, type StudyDefinition } from './spec.js';
 
 

@@ -21,7 +21,6 @@ export interface PoolOptions {
   readonly tasksPerThread?: number;
 }
 
-
 /** The main thread's side of a pack task (see {@link TrialPool.runPack}). */
 export interface PackHandlers {
   /** A member's report; resolves to true when that trial leaves the pack. */
