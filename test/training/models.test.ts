@@ -8,6 +8,7 @@ import { MlpNet } from '../../src/training/models/mlp.js';
 import { LeNetNet } from '../../src/training/models/lenet.js';
 import { getModel, modelNames } from '../../src/training/models/index.js';
 import type { Net, StepScalars } from '../../src/training/models/common.js';
+import { nativeOps, type NativeOps } from '../../src/training/native-ops.js';
 import { runFashionTrial } from '../../src/training/fashion-objective.js';
 import { BackendError, UsageError } from '../../src/errors.js';
 
@@ -29,7 +30,7 @@ function batch(layout: 'flat1' | 'image', rows: number): { x: tfTypes.Tensor; y:
 }
 
 function scalars(lr: number, rows: number): StepScalars {
-  return { lr: tf.scalar(lr), lrOverB: tf.scalar(lr / rows) };
+  return { lr: tf.scalar(lr), lrOverB: tf.scalar(lr / rows), rows };
 }
 
 /** Max |a - b| over all variables of two nets, after one step each. */
@@ -57,6 +58,80 @@ test('softmax: lean step equals autograd + SGD', () => {
   tf.dispose([x, y, s.lr, s.lrOverB]);
   a.dispose();
   b.dispose();
+});
+
+/**
+ * The native (raw TF eager) step against autograd, on the tensorflow backend: labels as
+ * int32 class indices, as the trainer passes them.
+ */
+function nativeArgs(x: tfTypes.Tensor, y: tfTypes.Tensor2D): { ops: NativeOps; xh: number; lh: number; labels: tfTypes.Tensor } {
+  const ops = nativeOps(tf)!;
+  const labels = tf.argMax(y, 1);
+  return { ops, xh: ops.id(x), lh: ops.id(labels), labels };
+}
+
+test('native steps exist exactly on the tensorflow backend', () => {
+  assert.equal(nativeOps(tf) !== null, backend === 'tensorflow');
+});
+
+test('softmax: native step equals autograd + SGD (both gradient layouts)', { skip: !nativeOps(tf) && `no native ops on ${backend}` }, () => {
+  for (const rows of [16, 64]) {
+    const { x, y } = batch('flat1', rows);
+    const s = scalars(0.5, rows);
+    const { ops, xh, lh, labels } = nativeArgs(x, y);
+    const a = new SoftmaxNet(tf, 3);
+    const b = new SoftmaxNet(tf, 3);
+    for (let i = 0; i < 3; i++) {
+      const err = compareSteps(a, b, () => a.nativeStep(ops, xh, lh, s), () => b.autogradStep(x, y, s));
+      assert.ok(err < 1e-5, `rows ${rows} step ${i}: max |diff| ${err}`);
+    }
+    a.dispose();
+    b.dispose();
+    tf.dispose([x, y, labels, s.lr, s.lrOverB]);
+  }
+});
+
+test('mlp: native step equals autograd + SGD, with and without a fixed dropout mask', { skip: !nativeOps(tf) && `no native ops on ${backend}` }, () => {
+  const { x, y } = batch('flat1', 32);
+  const s = scalars(0.3, 32);
+  const { ops, xh, lh, labels } = nativeArgs(x, y);
+  for (const p of [0, 0.4]) {
+    const a = new MlpNet(tf, 24, p, 5);
+    const b = new MlpNet(tf, 24, p, 5);
+    const mask = a.mask(32);
+    for (let i = 0; i < 3; i++) {
+      const err = compareSteps(a, b, () => a.nativeStepMasked(ops, xh, lh, s, mask && ops.id(mask)), () => b.autogradStepMasked(x, y, s, mask));
+      assert.ok(err < 1e-5, `dropout ${p} step ${i}: max |diff| ${err}`);
+    }
+    mask?.dispose();
+    a.dispose();
+    b.dispose();
+  }
+  tf.dispose([x, y, labels, s.lr, s.lrOverB]);
+});
+
+test('lenet: native step (im2col convolutions) equals autograd + SGD', { skip: !nativeOps(tf) && `no native ops on ${backend}` }, () => {
+  const { x, y } = batch('image', 8);
+  const s = scalars(0.9, 8);
+  const { ops, xh, lh, labels } = nativeArgs(x, y);
+  const a = new LeNetNet(tf, 11);
+  const b = new LeNetNet(tf, 11);
+  for (let i = 0; i < 3; i++) {
+    const err = compareSteps(a, b, () => a.nativeStep(ops, xh, lh, s), () => b.autogradStep(x, y, s));
+    assert.ok(err < 1e-5, `step ${i}: max |diff| ${err}`);
+  }
+  tf.dispose([x, y, labels, s.lr, s.lrOverB]);
+  a.dispose();
+  b.dispose();
+});
+
+test('lenet: native logits equal the conv-kernel forward', { skip: !nativeOps(tf) && `no native ops on ${backend}` }, () => {
+  const { x, y } = batch('image', 16);
+  const net = new LeNetNet(tf, 4);
+  const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(net.logits(x), net.kernelLogits(x)))).dataSync()[0]!);
+  assert.ok(diff < 1e-5, `max |diff| ${diff}`);
+  tf.dispose([x, y]);
+  net.dispose();
 });
 
 test('mlp: lean step equals autograd + SGD, with and without a fixed dropout mask', () => {
@@ -120,6 +195,15 @@ test('no tensor leaks: a full trial of every model returns numTensors to its bas
     }
   }
   const cached = tf.memory().numTensors;
+  // Native steps hold raw libtensorflow handles outside tfjs's count: every one is freed.
+  const handles = (): number => (tf.backend() as unknown as { binding?: { getNumOfTensors(): number } }).binding?.getNumOfTensors() ?? 0;
+  const before = handles();
+  for (const name of modelNames()) {
+    if (name === 'lenet' && !convGrads) continue;
+    await runFashionTrial(tf, own, name, tiny[name]!, { seed: 3, maxEpochs: 1, trainSubset: name === 'lenet' && !fastConv ? 8 : 100, report: async () => false });
+  }
+  assert.equal(handles(), before);
+  assert.equal(tf.memory().numTensors, cached);
   // A second trial reuses the cached dataset tensors and allocates nothing that survives.
   await runFashionTrial(tf, own, 'mlp', tiny['mlp']!, { seed: 2, maxEpochs: 1, report: async () => false });
   assert.equal(tf.memory().numTensors, cached);
@@ -171,6 +255,16 @@ test('lenet: lean steps fit a fixed batch (the cross-entropy falls)', { skip: !f
   for (let i = 0; i < 60; i++) tf.tidy(() => net.leanStep(x, y, s));
   const after = loss();
   assert.ok(after < before - 0.2, `loss ${before} -> ${after}`);
+  const ops = nativeOps(tf);
+  if (ops) {
+    const again = new LeNetNet(tf, 2);
+    const labels = tf.argMax(y, 1);
+    const lossOf = (n: LeNetNet): number => tf.tidy(() => tf.losses.softmaxCrossEntropy(y, n.logits(x)).dataSync()[0]!);
+    for (let i = 0; i < 60; i++) again.nativeStep(ops, ops.id(x), ops.id(labels), s);
+    assert.ok(lossOf(again) < before - 0.2, `native: loss ${before} -> ${lossOf(again)}`);
+    again.dispose();
+    labels.dispose();
+  }
   tf.dispose([x, y, s.lr, s.lrOverB]);
   net.dispose();
 });

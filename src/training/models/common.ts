@@ -3,6 +3,7 @@ import type { Params } from '../../space/distribution.js';
 import type { FashionTensors, Tf } from '../data.js';
 import { deriveSeed, FastRng } from '../../random.js';
 import { UsageError } from '../../errors.js';
+import { nativeOps, type Handle, type NativeOps } from '../native-ops.js';
 
 /** Read a positive finite number parameter. */
 export function numParam(params: Params, name: string, fallback?: number): number {
@@ -70,15 +71,22 @@ export class EpochBatches {
     return Math.ceil(this.n / this.batchSize);
   }
 
+  /**
+   * Call `visit` once per batch with the batch's row indices into the training set, in this
+   * epoch's seeded order (a view into one permutation: copy it to keep it).
+   */
+  forEachIndices(epochIndex: number, visit: (idx: Int32Array) => void): void {
+    const perm = new FastRng(deriveSeed(this.seed, 'epoch', epochIndex)).permutation(this.n);
+    const B = this.batchSize;
+    for (let start = 0; start < this.n; start += B) visit(perm.subarray(start, Math.min(start + B, this.n)));
+  }
+
   /** Run `step` once per batch, each inside its own tf.tidy. */
   forEach(epochIndex: number, step: (b: Batch) => void): void {
     const tf = this.tf;
-    const perm = new FastRng(deriveSeed(this.seed, 'epoch', epochIndex)).permutation(this.n);
     const labels = this.data.trainLabelBytes;
-    const B = this.batchSize;
-    for (let start = 0; start < this.n; start += B) {
-      const size = Math.min(B, this.n - start);
-      const idx = perm.subarray(start, start + size);
+    this.forEachIndices(epochIndex, (idx) => {
+      const size = idx.length;
       // A fresh array per step: the cpu and wasm backends keep a reference to it.
       const oh = new Float32Array(size * 10);
       for (let i = 0; i < size; i++) oh[i * 10 + labels[idx[i]!]!] = 1;
@@ -86,6 +94,41 @@ export class EpochBatches {
         const x = tf.gather(this.data.trainX, tf.tensor1d(idx, 'int32'));
         step({ x, y: tf.tensor2d(oh, [size, 10], 'float32'), size });
       });
+    });
+  }
+
+  /**
+   * The same batches as {@link forEach} as raw eager handles (tensorflow backend only): the
+   * row indices and the int32 class labels are uploaded, the pixels gathered on the
+   * backend. `step` must not free `x` or `labels`.
+   */
+  forEachNative(ops: NativeOps, epochIndex: number, step: (x: Handle, labels: Handle, size: number) => void): void {
+    const labelBytes = this.data.trainLabelBytes;
+    const trainX = ops.id(this.data.trainX);
+    const axis = ops.upload([], new Int32Array(1));
+    const gatherAttrs = [ops.typeAttr('Tparams', 'float32'), ops.typeAttr('Tindices', 'int32'), ops.typeAttr('Taxis', 'int32')];
+    try {
+      this.forEachIndices(epochIndex, (idx) => {
+        const size = idx.length;
+        const lab = new Int32Array(size);
+        for (let i = 0; i < size; i++) lab[i] = labelBytes[idx[i]!]!;
+        const ih = ops.upload([size], idx);
+        const labels = ops.upload([size], lab);
+        let x: Handle;
+        try {
+          x = ops.run('GatherV2', gatherAttrs, [trainX, ih, axis]);
+        } finally {
+          ops.del(ih);
+        }
+        try {
+          step(x, labels, size);
+        } finally {
+          ops.del(x);
+          ops.del(labels);
+        }
+      });
+    } finally {
+      ops.del(axis);
     }
   }
 }
@@ -124,12 +167,20 @@ export interface StepScalars {
   readonly lr: tfTypes.Scalar;
   /** lr / batch rows: lean steps fold the mean's 1/B and the rate into one multiply. */
   readonly lrOverB: tfTypes.Scalar;
+  /** Rows in the batch. */
+  readonly rows: number;
 }
 
 /** A network whose parameters are tf.Variables updated by plain SGD. */
 export interface Net {
   /** Hand-derived gradient step on one batch (called inside tf.tidy). */
   leanStep(x: tfTypes.Tensor, y: tfTypes.Tensor2D, s: StepScalars): void;
+  /**
+   * The lean step as raw TensorFlow eager ops, for the tensorflow backend (the same math;
+   * labels are int32 class indices). Optional: without it the trainer runs `leanStep`.
+   * Frees every handle it creates; must not free `x` or `labels`.
+   */
+  nativeStep?(ops: NativeOps, x: Handle, labels: Handle, s: StepScalars): void;
   /** The same update via tf.variableGrads of the mean cross-entropy (inside tf.tidy). */
   autogradStep(x: tfTypes.Tensor, y: tfTypes.Tensor2D, s: StepScalars): void;
   /** Inference logits (no dropout). */
@@ -162,13 +213,18 @@ export class SgdTrainer {
 
   private scalarsFor(rows: number): StepScalars {
     let s = this.scalars.get(rows);
-    if (!s) this.scalars.set(rows, (s = { lr: this.lrScalar, lrOverB: constScalar(this.tf, this.lr / rows) }));
+    if (!s) this.scalars.set(rows, (s = { lr: this.lrScalar, lrOverB: constScalar(this.tf, this.lr / rows), rows }));
     return s;
   }
 
   trainEpoch(epochIndex: number): void {
     if (this.disposed) throw new Error('trainer is disposed');
     const lean = this.kind === 'lean';
+    const ops = lean && this.net.nativeStep ? nativeOps(this.tf) : null;
+    if (ops) {
+      this.batches.forEachNative(ops, epochIndex, (x, labels, size) => this.net.nativeStep!(ops, x, labels, this.scalarsFor(size)));
+      return;
+    }
     this.batches.forEach(epochIndex, ({ x, y, size }) => {
       const s = this.scalarsFor(size);
       if (lean) this.net.leanStep(x, y, s);

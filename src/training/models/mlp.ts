@@ -4,6 +4,7 @@ import { fashionTensors, PIXELS, type FashionData, type Tf } from '../data.js';
 import { deriveSeed, FastRng } from '../../random.js';
 import { UsageError } from '../../errors.js';
 import type { ModelSpec, Trainer, TrainerOptions } from './model.js';
+import type { Handle, NativeOps } from '../native-ops.js';
 import { applyGrads, matMulT, batchSize, constScalar, learningRate, numParam, SgdTrainer, torchUniform, type Net, type StepScalars } from './common.js';
 
 /**
@@ -46,10 +47,16 @@ export class MlpNet implements Net {
 
   /** A fresh inverted-dropout mask [rows, H] (values 0 or 1/(1-p)), or null without dropout. */
   mask(rows: number): tfTypes.Tensor2D | null {
+    const m = this.maskValues(rows);
+    return m === null ? null : this.tf.tensor2d(m, [rows, this.hidden], 'float32');
+  }
+
+  /** The next mask's values (the same stream whichever step draws them). */
+  private maskValues(rows: number): Float32Array | null {
     if (this.keepScale === null) return null;
     const m = new Float32Array(rows * this.hidden);
     this.rng.fillMask(m, this.dropout, 1 / (1 - this.dropout));
-    return this.tf.tensor2d(m, [rows, this.hidden], 'float32');
+    return m;
   }
 
   logits(x: tfTypes.Tensor): tfTypes.Tensor {
@@ -80,6 +87,55 @@ export class MlpNet implements Net {
     this.W2.assign(tf.sub(W2, matMulT(tf, hd, d, true, false)));
     this.b2.assign(tf.sub(this.b2, tf.sum(d, 0)));
     this.W1.assign(tf.sub(this.W1, matMulT(tf, x2, dpre, true, false)));
+  }
+
+  nativeStep(ops: NativeOps, x: Handle, labels: Handle, s: StepScalars): void {
+    const values = this.maskValues(s.rows);
+    const m = values === null ? null : ops.upload([s.rows, this.hidden], values);
+    try {
+      this.nativeStepMasked(ops, x, labels, s, m);
+    } finally {
+      if (m !== null) ops.del(m);
+    }
+  }
+
+  /**
+   * The lean step as TF eager ops: the loss gradient from SparseSoftmaxCrossEntropyWithLogits,
+   * ReluGrad(t, hd) = t * (hd > 0) in place of Sign and Mul (hd >= 0, so the same values).
+   */
+  nativeStepMasked(ops: NativeOps, x: Handle, labels: Handle, s: StepScalars, mask: Handle | null): void {
+    const W1 = ops.id(this.W1);
+    const W2 = ops.id(this.W2);
+    const b2 = ops.id(this.b2);
+    const a = ops.matMul(x, W1);
+    const h = ops.run('Relu', ops.tFloat, [a]);
+    ops.del(a);
+    let hd = h;
+    if (mask !== null) {
+      hd = ops.bin('Mul', h, mask);
+      ops.del(h);
+    }
+    const z0 = ops.matMul(hd, W2);
+    const z = ops.bin('Add', z0, b2);
+    ops.del(z0);
+    const g = ops.xentGrad(z, labels);
+    ops.del(z);
+    const d = ops.bin('Mul', g, ops.id(s.lrOverB));
+    ops.del(g);
+    const dForH = mask !== null && this.keepScale !== null ? ops.bin('Mul', d, ops.id(this.keepScale)) : d;
+    const t = ops.matMul(dForH, W2, false, true);
+    if (dForH !== d) ops.del(dForH);
+    const dpre = ops.bin('ReluGrad', t, hd);
+    ops.del(t);
+    const gW2 = ops.matMul(hd, d, true, false);
+    ops.del(hd);
+    const gb2 = ops.sum(d, [0]);
+    ops.del(d);
+    ops.setVariable(this.tf, this.W2, ops.subFree(W2, gW2));
+    ops.setVariable(this.tf, this.b2, ops.subFree(b2, gb2));
+    const gW1 = ops.matMul(x, dpre, true, false);
+    ops.del(dpre);
+    ops.setVariable(this.tf, this.W1, ops.subFree(W1, gW1));
   }
 
   /** Reference: the same forward pass, gradients by tf.variableGrads. */
