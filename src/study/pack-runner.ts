@@ -32,7 +32,7 @@ export function packable(objective: string, model: string | null): boolean {
  * The pack size 'auto' picks, per built-in model, from the measurements in
  * native-bench/RESULTS.md (pack-k): pack where the step is launch-bound.
  */
-export const AUTO_PACK: Readonly<Record<string, number>> = { softmax: 8, mlp: 4, lenet: 4 };
+export const AUTO_PACK: Readonly<Record<string, number>> = { softmax: 8, mlp: 1, lenet: 1 };
 
 /**
  * The pack size a run uses: `requested` (a positive integer, or 'auto' / undefined for
