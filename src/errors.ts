@@ -51,6 +51,12 @@ export class ReadOnlyError extends HpoError {}
 /** A trial's objective threw, returned a non-finite value, or its thread died. */
 export class TrialError extends HpoError {}
 
+/**
+ * A trial was stopped through no fault of its own (e.g. its thread was terminated because
+ * another trial on it overran its time limit): it is stored interrupted and runs again.
+ */
+export class TrialInterruptedError extends TrialError {}
+
 export function errorMessage(e: unknown): string {
   if (e instanceof Error) return e.message.split('\n')[0] ?? e.name;
   return String(e);

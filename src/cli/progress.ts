@@ -15,6 +15,9 @@ export class Progress {
   private readonly t0 = Date.now();
   private readonly live: boolean;
   private lastLine = '';
+  /** Set while the database is unreachable: the status line says so. */
+  private dbDown: { elapsedMs: number; message: string } | undefined;
+  private dbNoticePrinted = false;
 
   constructor(
     private readonly total: number,
@@ -33,6 +36,7 @@ export class Progress {
     const avg = this.durations.length ? this.durations.reduce((a, b) => a + b, 0) / this.durations.length : NaN;
     const eta = remaining > 0 && Number.isFinite(avg) ? fmtDuration((avg * remaining) / this.workers) : remaining > 0 ? '?' : '0s';
     const best = this.best ? `${fmtValue(this.best.value)} (#${this.best.number})` : '-';
+    if (this.dbDown) return `[${this.done}/${this.total}] database unreachable, retrying (${Math.round(this.dbDown.elapsedMs / 1000)} s)`;
     return `[${this.done}/${this.total}] running ${this.running} | best ${best} | elapsed ${fmtDuration(Date.now() - this.t0)} | ETA ${eta}`;
   }
 
@@ -58,8 +62,22 @@ export class Progress {
           `resuming: ${e.completed} completed trial(s) kept${e.interrupted + e.recovered > 0 ? `, ${e.interrupted + e.recovered} interrupted trial(s) will run again` : ''}`,
         );
         break;
+      case 'db-retrying':
+        this.dbDown = { elapsedMs: e.elapsedMs, message: e.message };
+        // Without a live line, one notice per outage (not one per retried call).
+        if (!this.live && !this.dbNoticePrinted) {
+          this.dbNoticePrinted = true;
+          this.print(`database unreachable, retrying (${Math.round(e.elapsedMs / 1000)} s): ${e.message}`);
+        } else this.redraw();
+        break;
+      case 'db-recovered':
+        this.dbDown = undefined;
+        this.dbNoticePrinted = false;
+        this.print(`database reachable again after ${fmtDuration(e.elapsedMs)}`);
+        break;
       case 'trial-start':
         this.running++;
+        if (e.resumedFrom !== undefined) this.print(`trial ${e.trial.number} resumes from its checkpoint after epoch ${e.resumedFrom}`);
         this.started.set(e.trial.id, Date.now());
         this.redraw();
         break;

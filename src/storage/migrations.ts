@@ -103,6 +103,33 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'claim tokens (idempotent retried claims) and per-trial checkpoints',
+    // claim_token: a retried claim whose first commit was acknowledged too late finds the
+    // trial it already claimed instead of claiming a second one.
+    // checkpoints: one row per trial, the state after `epoch`; replaced at each epoch end.
+    sqlite: `
+      ALTER TABLE trials ADD COLUMN claim_token TEXT;
+      CREATE INDEX trials_claim_token ON trials (study_id, claim_token) WHERE claim_token IS NOT NULL;
+      CREATE TABLE checkpoints (
+        trial_id   INTEGER PRIMARY KEY REFERENCES trials (id) ON DELETE CASCADE,
+        epoch      INTEGER NOT NULL CHECK (epoch >= 1),
+        data       BLOB    NOT NULL,
+        created_at TEXT    NOT NULL DEFAULT ${SQLITE_NOW}
+      );
+    `,
+    postgres: `
+      ALTER TABLE trials ADD COLUMN claim_token text;
+      CREATE INDEX trials_claim_token ON trials (study_id, claim_token) WHERE claim_token IS NOT NULL;
+      CREATE TABLE checkpoints (
+        trial_id   bigint  PRIMARY KEY REFERENCES trials (id) ON DELETE CASCADE,
+        epoch      integer NOT NULL CHECK (epoch >= 1),
+        data       bytea   NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 /** The schema version this build writes and expects. */

@@ -1,5 +1,6 @@
 import { StorageError } from '../errors.js';
 import { PostgresStorage } from './postgres.js';
+import { RetryingStorage, type RetryOptions } from './retry.js';
 import { SqliteStorage } from './sqlite.js';
 import type { Storage } from './storage.js';
 
@@ -12,6 +13,11 @@ export interface OpenOptions {
    * A SQLite file must already exist. Default false.
    */
   readonly readOnly?: boolean;
+  /**
+   * Retry transient failures (see RetryingStorage) once the storage is open. Opening itself
+   * is not retried: a wrong URL or a server that is down at start is one error at once.
+   */
+  readonly retry?: RetryOptions;
 }
 
 /**
@@ -27,7 +33,8 @@ export interface OpenOptions {
 export async function openStorage(url: string, opts: OpenOptions = {}): Promise<Storage> {
   const readOnly = opts.readOnly ?? false;
   const path = sqlitePath(url);
-  return path === undefined ? PostgresStorage.open(url, { readOnly }) : SqliteStorage.open(path, { readOnly });
+  const s = path === undefined ? await PostgresStorage.open(url, { readOnly }) : SqliteStorage.open(path, { readOnly });
+  return opts.retry === undefined ? s : new RetryingStorage(s, opts.retry);
 }
 
 /**

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { HpoError, StorageError } from '../errors.js';
 import { migratePostgres } from './migrations.js';
 import {
+  checkCheckpoint,
   checkClaim,
   checkFinish,
   checkNewTrial,
@@ -20,9 +21,10 @@ import {
   type TrialRow,
 } from './records.js';
 import type {
+  Checkpoint,
   ClaimRequest,
   EpochReport,
-  FinalState,
+  FinishOutcome,
   RungResult,
   Storage,
   StudyRecord,
@@ -92,7 +94,7 @@ const SQL = {
   // A new statement after the lock, so its snapshot sees every claim committed before.
   pick: `WITH stale AS (
            UPDATE trials SET state = 'interrupted', error = $2 || ' (owner ' || coalesce(owner, '?') || ')'
-            WHERE study_id = $1 AND state = 'running'
+            WHERE study_id = $1 AND state = 'running' AND owner IS DISTINCT FROM $4
               AND (heartbeat_at IS NULL OR heartbeat_at < ${NOW} - $3::float8 * interval '1 millisecond')
            RETURNING id, number)
          SELECT (SELECT id FROM (SELECT id, number FROM stale
@@ -100,20 +102,30 @@ const SQL = {
                                  SELECT id, number FROM trials WHERE study_id = $1 AND state = 'interrupted') x
                   ORDER BY number LIMIT 1) AS again,
                 coalesce((SELECT number FROM trials WHERE study_id = $1 ORDER BY number DESC LIMIT 1), 0) AS n`,
-  reclaim: `WITH gone AS (DELETE FROM reports WHERE trial_id = $1)
-            UPDATE trials SET state = 'running', attempt = attempt + 1, owner = $2, value = NULL, epochs = 0,
-                   error = NULL, started_at = ${NOW}, heartbeat_at = ${NOW}, finished_at = NULL
+  byToken: `SELECT * FROM trials WHERE study_id = $1 AND claim_token = $2 AND owner = $3 AND state = 'running'`,
+  // Reports up to the checkpoint stay: the resumed attempt continues after that epoch.
+  reclaim: `WITH cp AS (SELECT coalesce((SELECT epoch FROM checkpoints WHERE trial_id = $1), 0) AS e),
+                 gone AS (DELETE FROM reports WHERE trial_id = $1 AND epoch > (SELECT e FROM cp))
+            UPDATE trials SET state = 'running', attempt = attempt + 1, owner = $2, value = NULL, epochs = (SELECT e FROM cp),
+                   error = NULL, started_at = ${NOW}, heartbeat_at = ${NOW}, finished_at = NULL, claim_token = $3
              WHERE id = $1 RETURNING *`,
-  insertTrial: `INSERT INTO trials (study_id, number, state, params, seed, bracket, owner, started_at, heartbeat_at)
-                VALUES ($1, $2, 'running', $3::json, $4, $5, $6, ${NOW}, ${NOW}) RETURNING *`,
+  insertTrial: `INSERT INTO trials (study_id, number, state, params, seed, bracket, owner, started_at, heartbeat_at, claim_token)
+                VALUES ($1, $2, 'running', $3::json, $4, $5, $6, ${NOW}, ${NOW}, $7) RETURNING *`,
   report: `WITH t AS (
              UPDATE trials SET epochs = GREATEST(epochs, $3::integer), heartbeat_at = ${NOW}
               WHERE id = $1 AND state = 'running' AND attempt = $2 RETURNING id)
            INSERT INTO reports (trial_id, epoch, value) SELECT id, $3, $4 FROM t
            ON CONFLICT (trial_id, epoch) DO UPDATE SET value = excluded.value, created_at = excluded.created_at`,
-  finish: `UPDATE trials SET state = $1, value = $2, error = $3, heartbeat_at = ${NOW},
-                  finished_at = CASE WHEN $4::boolean THEN ${NOW} ELSE NULL END
-            WHERE id = $5 AND state = 'running' AND attempt = $6`,
+  finish: `WITH f AS (
+             UPDATE trials SET state = $1, value = $2, error = $3, heartbeat_at = ${NOW},
+                    finished_at = CASE WHEN $4::boolean THEN ${NOW} ELSE NULL END
+              WHERE id = $5 AND state = 'running' AND attempt = $6 RETURNING id),
+           gone AS (DELETE FROM checkpoints WHERE $7::boolean AND trial_id IN (SELECT id FROM f))
+           SELECT count(*)::int AS n FROM f`,
+  saveCheckpoint: `WITH t AS (SELECT id FROM trials WHERE id = $1 AND state = 'running' AND attempt = $2)
+                   INSERT INTO checkpoints (trial_id, epoch, data) SELECT id, $3, $4 FROM t
+                   ON CONFLICT (trial_id) DO UPDATE SET epoch = excluded.epoch, data = excluded.data, created_at = excluded.created_at`,
+  loadCheckpoint: `SELECT epoch, data FROM checkpoints WHERE trial_id = $1`,
   heartbeat: `UPDATE trials SET heartbeat_at = ${NOW} WHERE owner = $1 AND state = 'running' AND id = ANY($2::bigint[])`,
   interruptOwners: `UPDATE trials SET state = 'interrupted', error = $1
                      WHERE study_id = $2 AND state = 'running' AND owner = ANY($3::text[])`,
@@ -167,19 +179,23 @@ export class PostgresStorage implements Storage {
       max: opts.maxConnections ?? 8,
       connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
       allowExitOnIdle: true,
+      // A server that vanished without closing its sockets (a failed-over host) is noticed
+      // by TCP keepalive instead of hanging a query until the kernel gives up hours later.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
       types: TYPES as pg.CustomTypesConfig,
     };
     const pool = makePool(config, readOnly);
-    let client: pg.PoolClient;
+    let client: Checkout;
     try {
-      client = await pool.connect();
+      client = await checkout(pool);
     } catch (e) {
       await pool.end().catch(() => undefined);
       throw wrapPg(e, location, 'cannot connect');
     }
     try {
-      await migratePostgres(client, `postgres ${location}`, readOnly);
-      client.release();
+      await migratePostgres(client.c, `postgres ${location}`, readOnly);
+      client.release(false);
     } catch (e) {
       client.release(true);
       await pool.end().catch(() => undefined);
@@ -201,24 +217,25 @@ export class PostgresStorage implements Storage {
   private async tx<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     if (this.closed) throw new StorageError(`postgres ${this.location}: storage is closed`);
     for (let attempt = 1; ; attempt++) {
-      let c: pg.PoolClient;
+      let co: Checkout;
       try {
-        c = await this.pool.connect();
+        co = await checkout(this.pool);
       } catch (e) {
         throw wrapPg(e, this.location, what);
       }
+      const c = co.c;
       try {
         await c.query('BEGIN');
         const r = await fn(c);
         await c.query('COMMIT');
-        c.release();
+        co.release(false);
         return r;
       } catch (e) {
         let broken = false;
         await c.query('ROLLBACK').catch(() => {
           broken = true;
         });
-        c.release(broken);
+        co.release(broken);
         const code = (e as { code?: unknown }).code;
         if ((code === '40P01' || code === '40001') && attempt < 5) continue;
         throw wrapPg(e, this.location, what);
@@ -258,17 +275,24 @@ export class PostgresStorage implements Storage {
     return this.tx(`claimTrial study ${req.studyId}`, async (c) => {
       const lock = await c.query(SQL.lockStudy, [req.studyId]);
       if (lock.rowCount === 0) throw new StorageError(`postgres ${this.location}: no study with id ${req.studyId}`);
-      const pick = (await c.query<{ again: number | null; n: number }>(SQL.pick, [req.studyId, staleReason(req.staleAfterMs), req.staleAfterMs])).rows[0];
+      const token = req.token ?? null;
+      if (token !== null) {
+        const mine = await c.query<TrialRow>(SQL.byToken, [req.studyId, token, req.owner]);
+        if (mine.rows[0] !== undefined) return toTrial(mine.rows[0]);
+      }
+      const pick = (
+        await c.query<{ again: number | null; n: number }>(SQL.pick, [req.studyId, staleReason(req.staleAfterMs), req.staleAfterMs, req.owner])
+      ).rows[0];
       if (pick === undefined) throw new Error('bug: claim pick returned no row');
       if (pick.again !== null) {
-        const r = await c.query<TrialRow>(SQL.reclaim, [pick.again, req.owner]);
+        const r = await c.query<TrialRow>(SQL.reclaim, [pick.again, req.owner, token]);
         return toTrial(r.rows[0]!);
       }
       const n = Number(pick.n);
       if (n >= req.maxTrials) return null;
       const number = n + 1;
       const t = checkNewTrial(req.newTrial(number), number);
-      const r = await c.query<TrialRow>(SQL.insertTrial, [req.studyId, number, t.params, t.seed, t.bracket, req.owner]);
+      const r = await c.query<TrialRow>(SQL.insertTrial, [req.studyId, number, t.params, t.seed, t.bracket, req.owner, token]);
       return toTrial(r.rows[0]!);
     });
   }
@@ -279,22 +303,36 @@ export class PostgresStorage implements Storage {
     return (r.rowCount ?? 0) > 0;
   }
 
-  async finishTrial(
-    trialId: number,
-    attempt: number,
-    outcome: { state: FinalState; value: number | null; error?: string | null },
-  ): Promise<boolean> {
+  async finishTrial(trialId: number, attempt: number, outcome: FinishOutcome): Promise<boolean> {
     checkFinish(trialId, attempt, outcome);
     const terminal = (TERMINAL_STATES as readonly string[]).includes(outcome.state);
-    const r = await this.q(`finishTrial trial ${trialId}`, SQL.finish, [
+    const r = await this.q<{ n: number }>(`finishTrial trial ${trialId}`, SQL.finish, [
       outcome.state,
       outcome.value,
       outcome.error ?? null,
       terminal,
       trialId,
       attempt,
+      terminal && outcome.keepCheckpoint !== true,
+    ]);
+    return (r.rows[0]?.n ?? 0) > 0;
+  }
+
+  async saveCheckpoint(trialId: number, attempt: number, epoch: number, data: Uint8Array): Promise<boolean> {
+    checkCheckpoint(trialId, attempt, epoch, data);
+    const r = await this.q(`saveCheckpoint trial ${trialId} epoch ${epoch}`, SQL.saveCheckpoint, [
+      trialId,
+      attempt,
+      epoch,
+      Buffer.from(data.buffer, data.byteOffset, data.byteLength),
     ]);
     return (r.rowCount ?? 0) > 0;
+  }
+
+  async loadCheckpoint(trialId: number): Promise<Checkpoint | undefined> {
+    const r = await this.q<{ epoch: number; data: Buffer }>(`loadCheckpoint trial ${trialId}`, SQL.loadCheckpoint, [trialId]);
+    const row = r.rows[0];
+    return row === undefined ? undefined : { epoch: row.epoch, data: new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength) };
   }
 
   async heartbeat(owner: string, trialIds: readonly number[]): Promise<void> {
@@ -371,12 +409,13 @@ export class PostgresStorage implements Storage {
       );
     }
     this.readPool ??= makePool({ ...this.config, max: 1 }, true);
-    let c: pg.PoolClient;
+    let co: Checkout;
     try {
-      c = await this.readPool.connect();
+      co = await checkout(this.readPool);
     } catch (e) {
       throw wrapPg(e, this.location, 'query: cannot connect');
     }
+    const c = co.c;
     try {
       await c.query('BEGIN READ ONLY');
       const r = await c.query({ text: sql, queryMode: 'extended' } as pg.QueryConfig);
@@ -392,7 +431,7 @@ export class PostgresStorage implements Storage {
       await c.query('ROLLBACK').catch(() => {
         broken = true;
       });
-      c.release(broken);
+      co.release(broken);
     }
   }
 
@@ -401,6 +440,40 @@ export class PostgresStorage implements Storage {
     this.closed = true;
     await Promise.all([this.pool.end(), this.readPool?.end()]);
   }
+}
+
+/** A client taken from a pool, guarded while it is out (see checkout). */
+interface Checkout {
+  readonly c: pg.PoolClient;
+  /** Back to the pool, or discarded when `broken` or when its connection failed while out. */
+  release(broken: boolean): void;
+}
+
+/**
+ * Take a client out of the pool with an 'error' listener for as long as it is out. The pool
+ * listens on idle clients and pool.query on its own, but a client taken with connect() that
+ * loses its connection (a server restart) emits 'error' with nobody listening, which would
+ * crash the process. A client whose connection failed is discarded on release, never reused.
+ */
+async function checkout(pool: pg.Pool): Promise<Checkout> {
+  const c = await pool.connect();
+  let failed = false;
+  const onError = (): void => {
+    failed = true;
+  };
+  c.on('error', onError);
+  return {
+    c,
+    release(broken: boolean): void {
+      if (broken || failed) {
+        // Keep listening: a discarded client may still report its dead socket.
+        c.release(true);
+        return;
+      }
+      c.removeListener('error', onError);
+      c.release();
+    },
+  };
 }
 
 function makePool(config: pg.PoolConfig, readOnly: boolean): pg.Pool {

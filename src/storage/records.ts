@@ -4,7 +4,7 @@
  */
 import { ReadOnlyError } from '../errors.js';
 import type { Params } from '../space/distribution.js';
-import type { ClaimRequest, FinalState, StudyRecord, StudySummary, TrialRecord, TrialState } from './storage.js';
+import type { ClaimRequest, FinalState, FinishOutcome, StudyRecord, StudySummary, TrialRecord, TrialState } from './storage.js';
 import { TRIAL_STATES } from './storage.js';
 
 /** A trials row as both drivers return it (timestamps already ISO strings). */
@@ -103,6 +103,16 @@ export function checkClaim(req: ClaimRequest): void {
     throw new RangeError(`claimTrial: staleAfterMs must be >= 0, got ${String(req.staleAfterMs)}`);
   }
   if (typeof req.newTrial !== 'function') throw new TypeError('claimTrial: newTrial must be a function');
+  if (req.token !== undefined && (typeof req.token !== 'string' || req.token === '')) {
+    throw new TypeError('claimTrial: token must be a non-empty string when given');
+  }
+}
+
+export function checkCheckpoint(trialId: number, attempt: number, epoch: number, data: Uint8Array): void {
+  checkId(trialId, 'saveCheckpoint: trialId');
+  checkId(attempt, 'saveCheckpoint: attempt');
+  checkId(epoch, 'saveCheckpoint: epoch');
+  if (!(data instanceof Uint8Array)) throw new TypeError('saveCheckpoint: data must be a Uint8Array');
 }
 
 /** Validate what newTrial produced before it is written. */
@@ -131,11 +141,7 @@ export function checkReport(trialId: number, attempt: number, epoch: number, val
 
 const FINAL: readonly FinalState[] = ['completed', 'pruned', 'failed', 'interrupted'];
 
-export function checkFinish(
-  trialId: number,
-  attempt: number,
-  outcome: { state: FinalState; value: number | null; error?: string | null },
-): void {
+export function checkFinish(trialId: number, attempt: number, outcome: FinishOutcome): void {
   checkId(trialId, 'finishTrial: trialId');
   checkId(attempt, 'finishTrial: attempt');
   if (!FINAL.includes(outcome.state)) {

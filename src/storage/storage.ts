@@ -77,6 +77,27 @@ export interface ClaimRequest {
   readonly staleAfterMs: number;
   /** Pure function of the number: the config, seed and bracket of a NEW trial. */
   readonly newTrial: (number: number) => { params: Params; seed: number; bracket: number | null };
+  /**
+   * Makes a retried claim idempotent: a claim whose commit succeeded but whose answer was
+   * lost is found again by this token (same owner, still running) instead of claiming a
+   * second trial. Unique per claim; optional (RetryingStorage fills it in).
+   */
+  readonly token?: string;
+}
+
+/** A trial's saved state after `epoch` (see Storage.saveCheckpoint). */
+export interface Checkpoint {
+  readonly epoch: number;
+  readonly data: Uint8Array;
+}
+
+/** How a running trial ends; see Storage.finishTrial. */
+export interface FinishOutcome {
+  readonly state: FinalState;
+  readonly value: number | null;
+  readonly error?: string | null;
+  /** Keep the trial's checkpoint when it ends completed, pruned or failed (default false: deleted). */
+  readonly keepCheckpoint?: boolean;
 }
 
 export type FinalState = 'completed' | 'pruned' | 'failed' | 'interrupted';
@@ -110,21 +131,31 @@ export interface Storage {
 
   /**
    * Atomically: interrupt stale running trials; then claim the lowest-numbered
-   * interrupted trial (attempt+1, its old reports deleted), or else create trial
+   * interrupted trial (attempt+1; its reports after its checkpoint's epoch, or all of them
+   * without a checkpoint, deleted; epochs = the checkpoint's epoch or 0), or else create trial
    * max(number)+1 if the study has fewer than maxTrials trials in any state (numbers are
    * dense, so that count is max(number)). newTrial is called only for a new number. Returns
    * null when nothing is left to claim. The claimed trial is 'running', owned by req.owner.
+   * A running trial of req.owner itself is never judged stale (a live caller is not dead).
+   * With req.token, a trial already claimed under that token is returned as is.
    * @throws StorageError if the study does not exist; RangeError / TypeError for bad input.
    */
   claimTrial(req: ClaimRequest): Promise<TrialRecord | null>;
   /** Store the value reported at `epoch` (1-based) and refresh the heartbeat. */
   recordReport(trialId: number, attempt: number, epoch: number, value: number): Promise<boolean>;
-  /** Move a running trial to a final state. */
-  finishTrial(
-    trialId: number,
-    attempt: number,
-    outcome: { state: FinalState; value: number | null; error?: string | null },
-  ): Promise<boolean>;
+  /**
+   * Move a running trial to a final state. A terminal state also deletes its checkpoint
+   * unless outcome.keepCheckpoint; 'interrupted' keeps it for the next attempt.
+   */
+  finishTrial(trialId: number, attempt: number, outcome: FinishOutcome): Promise<boolean>;
+  /**
+   * Store the state of a running trial after `epoch` (replacing an older one), in the same
+   * ownership check as recordReport. Save it after the report of that epoch: a resumed
+   * trial continues after the checkpoint's epoch and keeps the reports up to it.
+   */
+  saveCheckpoint(trialId: number, attempt: number, epoch: number, data: Uint8Array): Promise<boolean>;
+  /** The trial's last checkpoint, if any. */
+  loadCheckpoint(trialId: number): Promise<Checkpoint | undefined>;
   /** Refresh the heartbeat of these running trials (owned by `owner`). */
   heartbeat(owner: string, trialIds: readonly number[]): Promise<void>;
   /** Mark running trials of these owners interrupted (dead processes on this host). Returns how many. */

@@ -9,6 +9,8 @@ import type { TrialOutcome, TrialTask } from '../worker/messages.js';
 
 /** Called for each report; resolves to true when the trial must stop. */
 export type ReportHandler = (epoch: number, value: number) => Promise<boolean>;
+/** Called for each checkpoint; resolves to false when the trial no longer belongs to this run. */
+export type CheckpointHandler = (epoch: number, data: Uint8Array) => Promise<boolean>;
 
 /** A trial as the runner hands it over (the pool adds its message port). */
 export type TrialJob = Omit<TrialTask, 'port'>;
@@ -17,10 +19,11 @@ export interface TrialExecutor {
   /** Trials it trains at once. */
   readonly workers: number;
   /**
-   * Train one trial, passing each report to `onReport` in order and its answer back.
-   * @throws TrialError when the objective throws or its thread dies.
+   * Train one trial, passing each report to `onReport` and each checkpoint to `onCheckpoint`
+   * in order, and their answers back.
+   * @throws TrialError when the objective throws or its thread dies; whatever a handler throws.
    */
-  run(job: TrialJob, onReport: ReportHandler): Promise<TrialOutcome>;
+  run(job: TrialJob, onReport: ReportHandler, onCheckpoint?: CheckpointHandler): Promise<TrialOutcome>;
   /** Stop everything; running trials reject. Idempotent. */
   destroy(): Promise<void>;
 }
@@ -38,15 +41,33 @@ export class InlineExecutor implements TrialExecutor {
     readonly workers: number,
   ) {}
 
-  async run(job: TrialJob, onReport: ReportHandler): Promise<TrialOutcome> {
+  async run(job: TrialJob, onReport: ReportHandler, onCheckpoint?: CheckpointHandler): Promise<TrialOutcome> {
     if (this.destroyed) throw new TrialError('executor is closed');
-    const ctx = createTrialContext(job, async (epoch, value) => (this.destroyed ? true : onReport(epoch, value)));
+    // A handler's own failure (storage) is not the objective's: it passes through as is.
+    let handlerError: unknown;
+    const guard =
+      <A extends unknown[], R>(fn: (...a: A) => Promise<R>, fallback: R) =>
+      async (...a: A): Promise<R> => {
+        try {
+          return await fn(...a);
+        } catch (e) {
+          handlerError ??= e;
+          return fallback;
+        }
+      };
+    const ctx = createTrialContext(
+      job,
+      guard(async (epoch: number, value: number) => (this.destroyed ? true : onReport(epoch, value)), true),
+      onCheckpoint === undefined ? undefined : guard(onCheckpoint, false),
+    );
     let value: unknown;
     try {
       value = await this.fn(job.params, ctx);
     } catch (e) {
+      if (handlerError !== undefined) throw handlerError;
       throw e instanceof TrialError ? e : new TrialError(errorMessage(e), { cause: e });
     }
+    if (handlerError !== undefined) throw handlerError;
     if (typeof value !== 'number') throw new TrialError(`objective returned ${typeof value}, expected a number`);
     if (this.destroyed) throw new TrialError('interrupted');
     return { value, backend: null };

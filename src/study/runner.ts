@@ -3,7 +3,7 @@
  * (seed, number), train it on a pool thread, store every report before the scheduler
  * decides on it, and store the outcome. Everything a restart needs is in storage.
  */
-import { errorMessage } from '../errors.js';
+import { StorageError, TrialInterruptedError, errorMessage } from '../errors.js';
 import type { Sampler } from '../samplers/sampler.js';
 import { trialSeed } from '../samplers/random-sampler.js';
 import type { Scheduler } from '../schedulers/scheduler.js';
@@ -13,10 +13,13 @@ import { isDeadLocalOwner, makeOwner } from './owner.js';
 
 export type StudyEvent =
   | { type: 'resumed'; completed: number; interrupted: number; recovered: number }
-  | { type: 'trial-start'; trial: TrialRecord; maxEpochs: number }
+  | { type: 'trial-start'; trial: TrialRecord; maxEpochs: number; resumedFrom?: number }
   | { type: 'report'; trial: TrialRecord; epoch: number; value: number }
   | { type: 'trial-end'; trial: TrialRecord; state: TrialState; value: number | null; epochs: number; error: string | null }
   | { type: 'waiting'; running: number }
+  /** The database is unreachable and calls are being retried (see RetryingStorage). */
+  | { type: 'db-retrying'; elapsedMs: number; message: string }
+  | { type: 'db-recovered'; elapsedMs: number }
   | { type: 'error'; trial: TrialRecord; message: string };
 
 export interface RunOptions {
@@ -37,6 +40,8 @@ export interface RunOptions {
   /** Aborting stops dispatching, ends running trials as interrupted, and returns. */
   readonly signal?: AbortSignal;
   readonly onEvent?: (e: StudyEvent) => void;
+  /** Keep the checkpoints of finished trials (default false: deleted when a trial ends). */
+  readonly keepCheckpoints?: boolean;
 }
 
 export interface RunSummary {
@@ -86,6 +91,9 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
 
   const active = new Map<number, Active>();
   let ran = 0;
+  // A storage failure that retrying did not cure (disk full, read-only, outage past the
+  // budget): nothing more can be recorded, so the run stops and reports this one error.
+  let fatal: unknown;
   let wake: () => void = () => {};
   const aborted = (): boolean => signal?.aborted === true;
   signal?.addEventListener(
@@ -109,8 +117,11 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
 
   const execute = async (trial: TrialRecord): Promise<void> => {
     const plan = scheduler.plan(trial.number);
-    emit({ type: 'trial-start', trial, maxEpochs: plan.maxEpochs });
-    let lastEpoch = 0;
+    // An interrupted trial continues after its last checkpoint (reports up to it were kept).
+    const cp = trial.attempt > 1 && trial.epochs > 0 ? await storage.loadCheckpoint(trial.id) : undefined;
+    const resume = cp !== undefined && cp.epoch === trial.epochs && cp.epoch < plan.maxEpochs ? cp : null;
+    emit({ type: 'trial-start', trial, maxEpochs: plan.maxEpochs, ...(resume ? { resumedFrom: resume.epoch } : {}) });
+    let lastEpoch = resume?.epoch ?? 0;
     let lastValue: number | null = null;
     let prunedAt: number | null = null;
     let lost = false;
@@ -148,6 +159,14 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
       if (d === 'stop') prunedAt = epoch;
       return d === 'stop';
     };
+    const onCheckpoint = async (epoch: number, data: Uint8Array): Promise<boolean> => {
+      if (aborted() || lost || failure || fatal !== undefined) return false;
+      if (!(await storage.saveCheckpoint(trial.id, trial.attempt, epoch, data))) {
+        lost = true;
+        return false;
+      }
+      return true;
+    };
     let state: 'completed' | 'pruned' | 'failed' | 'interrupted';
     let value: number | null = null;
     let error: string | null = null;
@@ -161,8 +180,10 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
           objective: study.objective,
           model: study.model,
           settings: { ...study.settings, epochs: plan.maxEpochs },
+          resume,
         },
         onReport,
+        onCheckpoint,
       );
       if (failure) {
         state = 'failed';
@@ -178,16 +199,23 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
         value = out.value;
       }
     } catch (e) {
-      if (aborted()) {
+      // The trial did nothing wrong: its report or checkpoint could not be stored.
+      if (e instanceof StorageError) throw e;
+      if (aborted() || fatal !== undefined) {
         state = 'interrupted';
         error = 'interrupted: the run was stopped';
+      } else if (e instanceof TrialInterruptedError) {
+        // Claimed again by this run (interrupted trials come first), from its checkpoint.
+        state = 'interrupted';
+        error = e.message;
       } else {
         state = 'failed';
         error = failure ?? errorMessage(e);
       }
     }
     if (lost) return; // another process took the trial over; its record is theirs now
-    await storage.finishTrial(trial.id, trial.attempt, { state, value, error });
+    if (fatal !== undefined) return; // left running: the next run of this host interrupts and resumes it
+    await storage.finishTrial(trial.id, trial.attempt, { state, value, error, keepCheckpoint: opts.keepCheckpoints === true });
     scheduler.wake();
     if (state !== 'interrupted') ran++;
     emit({ type: 'trial-end', trial, state, value, epochs: lastEpoch, error });
@@ -195,7 +223,7 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
 
   try {
     for (;;) {
-      while (!aborted() && active.size < pool.workers + (scheduler.synchronous ? parked : 0)) {
+      while (!aborted() && fatal === undefined && active.size < pool.workers + (scheduler.synchronous ? parked : 0)) {
         const trial = await storage.claimTrial({
           studyId: study.id,
           maxTrials: opts.trials,
@@ -211,7 +239,17 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
         const done = execute(trial)
           // Only storage can throw here (training errors are outcomes); the trial stays
           // 'running' in storage and is interrupted and re-run by the next claim or resume.
-          .catch((e: unknown) => emit({ type: 'error', trial, message: errorMessage(e) }))
+          .catch((e: unknown) => {
+            if (e instanceof StorageError) {
+              if (fatal === undefined) {
+                fatal = e;
+                // Stop training now: nothing the running trials do can be recorded.
+                pool.destroy().catch(() => {});
+              }
+              return;
+            }
+            emit({ type: 'error', trial, message: errorMessage(e) });
+          })
           .finally(() => {
             active.delete(trial.id);
             wake();
@@ -219,7 +257,7 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
         active.set(trial.id, { trial, done });
       }
       if (active.size === 0) {
-        if (aborted()) break;
+        if (aborted() || fatal !== undefined) break;
         // Nothing left to claim. Other processes may still run the last trials; if one of
         // them dies, its trials go stale and become ours to claim, so keep looking.
         const counts = await storage.stateCounts(study.id);
@@ -231,13 +269,14 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
         await sleep(pollMs, signal);
         continue;
       }
-      if (aborted()) break; // the running trials end as interrupted; awaited below
+      if (aborted() || fatal !== undefined) break; // the running trials end as interrupted; awaited below
       await new Promise<void>((resolve) => (wake = resolve));
     }
     await Promise.all([...active.values()].map((a) => a.done));
   } finally {
     clearInterval(heartbeat);
   }
+  if (fatal !== undefined) throw fatal;
   const counts = await storage.stateCounts(study.id);
   return { ran, counts, best: await storage.bestTrial(study.id), aborted: aborted() };
 }

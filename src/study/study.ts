@@ -9,6 +9,7 @@ import { loadFashionMnist, type DatasetSource, type SharedFashionMnist } from '.
 import { BackendError, UsageError, errorMessage } from '../errors.js';
 import { createSampler } from '../samplers/registry.js';
 import { DEFAULT_STORAGE, openStorage } from '../storage/open.js';
+import { DEFAULT_DB_RETRY_S, RetryingStorage } from '../storage/retry.js';
 import type { EpochReport, Storage, StudyRecord, TrialRecord, TrialState } from '../storage/storage.js';
 import { keepNativeResident, loadBackend, type BackendName } from '../training/backend.js';
 import { objectiveExport, type ObjectiveFn } from '../training/objective.js';
@@ -30,6 +31,14 @@ export interface OpenStudyOptions extends StudyDefinition {
   readonly storage?: string | Storage | undefined;
   /** Study name: created if new, resumed if it exists. */
   readonly name: string;
+  /**
+   * How long (seconds) storage calls keep retrying while the database is unreachable or
+   * locked (connection refused or reset, a PostgreSQL restart or failover, serialization
+   * failures, SQLITE_BUSY past the busy timeout) before the run stops with one error.
+   * 0 turns retries off. Applies when `storage` is a URL or path; wrap an open Storage in
+   * RetryingStorage yourself. Default 300 (5 minutes).
+   */
+  readonly dbRetrySeconds?: number | undefined;
 }
 
 /** Options of {@link Study.optimize}: how this run works the study. */
@@ -59,6 +68,21 @@ export interface OptimizeOptions {
   readonly pack?: number | 'auto' | undefined;
   /** Aborting stops the study: running trials are marked interrupted and run again on resume. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Seconds a trial's objective may run (time waiting for storage or a scheduler decision
+   * does not count). Past it the trial is stopped, its worker thread replaced, and it is
+   * stored as failed ("timed out after N s"). Worker pool only (an in-process objective
+   * cannot be stopped). Default: no limit.
+   */
+  readonly trialTimeoutSeconds?: number | undefined;
+  /**
+   * JS heap limit of each worker thread in MB (worker resourceLimits). A trial over it fails
+   * "out of memory" and its thread is replaced. Native tensor memory of tfjs-node is not
+   * JS heap and is not limited by this. Worker pool only. Default: V8's own limit.
+   */
+  readonly workerMemoryMb?: number | undefined;
+  /** Keep the checkpoints of trials that ended (default false: deleted when a trial ends). */
+  readonly keepCheckpoints?: boolean | undefined;
   /** Progress, as events. */
   readonly onEvent?: ((e: OptimizeEvent) => void) | undefined;
 }
@@ -91,7 +115,14 @@ export interface OptimizeResult extends RunSummary {
 export async function openStudy(opts: OpenStudyOptions): Promise<Study> {
   if (opts === null || typeof opts !== 'object') throw new UsageError('openStudy needs an options object');
   const owned = typeof opts.storage !== 'object';
-  const storage = typeof opts.storage === 'object' ? opts.storage : await openStorage(opts.storage ?? DEFAULT_STORAGE);
+  const retryS = opts.dbRetrySeconds ?? DEFAULT_DB_RETRY_S;
+  if (typeof retryS !== 'number' || !(retryS >= 0) || !Number.isFinite(retryS)) {
+    throw new UsageError(`dbRetrySeconds must be a number of seconds >= 0, got ${String(opts.dbRetrySeconds)}`);
+  }
+  const storage =
+    typeof opts.storage === 'object'
+      ? opts.storage
+      : await openStorage(opts.storage ?? DEFAULT_STORAGE, retryS > 0 ? { retry: { budgetMs: retryS * 1000 } } : {});
   try {
     const existing = await storage.getStudy(opts.name);
     const spec = buildSpec(opts.name, opts, existing);
@@ -167,11 +198,41 @@ export class Study {
     const heartbeat = seconds('heartbeatSeconds', opts.heartbeatSeconds, 5);
     const staleAfter = seconds('staleAfterSeconds', opts.staleAfterSeconds, 60);
     if (heartbeat >= staleAfter) throw new UsageError('heartbeatSeconds must be less than staleAfterSeconds');
+    const trialTimeout = opts.trialTimeoutSeconds === undefined ? undefined : seconds('trialTimeoutSeconds', opts.trialTimeoutSeconds, 0);
+    const workerMemoryMb = checkPositiveInt('workerMemoryMb', opts.workerMemoryMb);
+    if (workerMemoryMb !== undefined && workerMemoryMb < 64) throw new UsageError(`workerMemoryMb must be at least 64, got ${workerMemoryMb}`);
     const backendRequest = opts.backend ?? 'auto';
     if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(backendRequest)) {
       throw new UsageError(`backend must be auto, tensorflow, wasm or cpu, got ${String(backendRequest)}`);
     }
     const emit = opts.onEvent ?? ((): void => {});
+    const { storage, record: study } = this;
+    // While this run lasts, an unreachable database shows in its events, and aborting stops the waiting.
+    const unwatch =
+      storage instanceof RetryingStorage
+        ? storage.watch(
+            (e) => emit(e.type === 'retrying' ? { type: 'db-retrying', elapsedMs: e.elapsedMs, message: e.message } : { type: 'db-recovered', elapsedMs: e.elapsedMs }),
+            opts.signal,
+          )
+        : () => {};
+    try {
+      return await this.optimizeWith(opts, trials, workers, threads, heartbeat, staleAfter, backendRequest, emit, { trialTimeout, workerMemoryMb });
+    } finally {
+      unwatch();
+    }
+  }
+
+  private async optimizeWith(
+    opts: OptimizeOptions,
+    trials: number,
+    workers: number,
+    threads: { intraOpThreads: number; interOpThreads: number },
+    heartbeat: number,
+    staleAfter: number,
+    backendRequest: BackendRequest,
+    emit: (e: OptimizeEvent) => void,
+    limits: { trialTimeout: number | undefined; workerMemoryMb: number | undefined },
+  ): Promise<OptimizeResult> {
     const { storage, record: study } = this;
     const pack = choosePack(opts.pack, study);
     const scheduler = schedulerFor(study, trials);
@@ -185,7 +246,7 @@ export class Study {
       return { ran: 0, counts, best: await storage.bestTrial(study.id), aborted: false, alreadyFinished: true };
     }
 
-    const executor = await this.executor(workers, backendRequest, threads, opts.dataDir, scheduler.synchronous ? Math.max(2, trials) : 1, emit);
+    const executor = await this.executor(workers, backendRequest, threads, opts.dataDir, scheduler.synchronous ? Math.max(2, trials) : 1, emit, limits);
     try {
       emit({ type: 'start', trials, workers, finished, best: await storage.bestTrial(study.id), pack });
       const run = {
@@ -200,7 +261,9 @@ export class Study {
         onEvent: emit,
       };
       const summary =
-        pack > 1 && executor instanceof TrialPool ? await runPackedStudy({ ...run, pool: executor, pack }) : await runStudy({ ...run, pool: executor });
+        pack > 1 && executor instanceof TrialPool
+          ? await runPackedStudy({ ...run, pool: executor, pack })
+          : await runStudy({ ...run, pool: executor, keepCheckpoints: opts.keepCheckpoints === true });
       return { ...summary, alreadyFinished: false };
     } finally {
       await executor.destroy().catch(() => {});
@@ -215,6 +278,7 @@ export class Study {
     dataDir: string | undefined,
     tasksPerThread: number,
     emit: (e: OptimizeEvent) => void,
+    limits: { trialTimeout: number | undefined; workerMemoryMb: number | undefined },
   ): Promise<TrialExecutor> {
     const { objective } = this.record;
     if (objective.startsWith(FUNCTION_OBJECTIVE_PREFIX)) {
@@ -248,7 +312,13 @@ export class Study {
     });
     // Synchronous successive halving parks trials at a rung; a parked trial holds a slot of
     // its thread but no CPU, so threads must accept more than one.
-    return new TrialPool({ workers, init: { dataset, backend, ...threads }, tasksPerThread });
+    return new TrialPool({
+      workers,
+      init: { dataset, backend, ...threads },
+      tasksPerThread,
+      ...(limits.trialTimeout !== undefined ? { trialTimeoutMs: limits.trialTimeout * 1000 } : {}),
+      ...(limits.workerMemoryMb !== undefined ? { workerMemoryMb: limits.workerMemoryMb } : {}),
+    });
   }
 
   /** The best completed trial (lowest value; ties: lowest number), if any. */

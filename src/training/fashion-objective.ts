@@ -18,6 +18,10 @@ export interface FashionTrialContext {
   readonly step?: StepKind;
   /** Report test error after `epoch` (1-based); resolves true when the trial must stop. */
   report(epoch: number, value: number): Promise<boolean>;
+  /** State after this epoch to continue from (weights; shuffles and dropout derive from the epoch). */
+  readonly resume?: { readonly epoch: number; readonly data: Uint8Array } | null;
+  /** Store the trainer's state after `epoch` (called after its report unless it was the last). */
+  checkpoint?(epoch: number, data: Uint8Array): Promise<void>;
 }
 
 /**
@@ -34,10 +38,14 @@ export async function runFashionTrial(tf: Tf, data: FashionData, modelName: stri
   const trainer = model.createTrainer(tf, data, params, opts);
   let last = Number.NaN;
   try {
-    for (let epoch = 0; epoch < ctx.maxEpochs; epoch++) {
+    const from = ctx.resume?.epoch ?? 0;
+    if (ctx.resume) trainer.loadState(ctx.resume.data);
+    for (let epoch = from; epoch < ctx.maxEpochs; epoch++) {
       trainer.trainEpoch(epoch);
       last = trainer.validationError();
       if (await ctx.report(epoch + 1, last)) break;
+      // Not after the last epoch: the trial ends there and its checkpoint would be deleted.
+      if (ctx.checkpoint && epoch + 1 < ctx.maxEpochs) await ctx.checkpoint(epoch + 1, trainer.saveState());
     }
     return last;
   } finally {

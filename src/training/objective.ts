@@ -16,22 +16,53 @@ export interface TrialContext {
    * when the scheduler says stop: the objective should then return promptly.
    */
   report(epoch: number, value: number): Promise<boolean>;
+  /**
+   * Store `data` as this trial's state after the last reported epoch (call it after
+   * `report`, before the next epoch). If the run is interrupted (crash, kill, Ctrl-C), the
+   * next attempt of the trial gets it back from `restore()` and continues after that epoch;
+   * the reports up to it are kept. One checkpoint per trial: each call replaces the last.
+   * Deleted when the trial ends unless `--keep-checkpoints`. Resolves once stored.
+   * @throws TrialError before the first report, or if the previous call was not awaited.
+   */
+  checkpoint(data: Uint8Array): Promise<void>;
+  /**
+   * The checkpoint of the previous attempt of this trial, or null on a fresh start. When not
+   * null, report epochs from `epoch + 1` on.
+   */
+  restore(): Promise<{ readonly epoch: number; readonly data: Uint8Array } | null>;
 }
 
 /** A user objective module's export: lower is better. */
 export type ObjectiveFn = (config: Params, ctx: TrialContext) => Promise<number> | number;
 
+/** A trial's saved state after `epoch` (see TrialContext.checkpoint). */
+export interface TrialCheckpoint {
+  readonly epoch: number;
+  readonly data: Uint8Array;
+}
+
 /** The trial fields a context is made of. */
-export type TrialInfo = Pick<TrialContext, 'trialNumber' | 'seed' | 'maxEpochs' | 'settings'>;
+export type TrialInfo = Pick<TrialContext, 'trialNumber' | 'seed' | 'maxEpochs' | 'settings'> & {
+  /** The previous attempt's checkpoint when the trial resumes, else null or absent. */
+  readonly resume?: TrialCheckpoint | null;
+};
 
 /**
  * A TrialContext whose `report` checks what the objective does (epochs increasing integers,
  * one report in flight at a time) and hands valid reports to `send`, which resolves to the
- * scheduler's stop decision. Shared by the worker threads and in-process objectives.
+ * scheduler's stop decision; `checkpoint` hands the state after the last reported epoch to
+ * `save` (without one, checkpoints are accepted and dropped). A resumed trial's reports
+ * continue after its checkpoint's epoch. Shared by the worker threads and in-process objectives.
  */
-export function createTrialContext(info: TrialInfo, send: (epoch: number, value: number) => Promise<boolean>): TrialContext {
-  let lastEpoch = 0;
+export function createTrialContext(
+  info: TrialInfo,
+  send: (epoch: number, value: number) => Promise<boolean>,
+  save?: (epoch: number, data: Uint8Array) => Promise<boolean>,
+): TrialContext {
+  const resume = info.resume ?? null;
+  let lastEpoch = resume?.epoch ?? 0;
   let inFlight = false;
+  let saving = false;
   return {
     trialNumber: info.trialNumber,
     seed: info.seed,
@@ -50,6 +81,19 @@ export function createTrialContext(info: TrialInfo, send: (epoch: number, value:
         inFlight = false;
       }
     },
+    async checkpoint(data: Uint8Array): Promise<void> {
+      if (!(data instanceof Uint8Array)) throw new TrialError('checkpoint(data): data must be a Uint8Array');
+      if (lastEpoch === 0) throw new TrialError('checkpoint() before the first report: a checkpoint is the state after the last reported epoch');
+      if (saving) throw new TrialError('checkpoint() called again before the previous one was stored (missing await?)');
+      saving = true;
+      try {
+        // false (the trial was taken over) needs no action here: the next report says stop.
+        await save?.(lastEpoch, data);
+      } finally {
+        saving = false;
+      }
+    },
+    restore: () => Promise.resolve(resume === null ? null : { epoch: resume.epoch, data: resume.data }),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { SharedFashionMnist } from '../data/fashion-mnist.js';
 import type { Params } from '../space/distribution.js';
+import type { TrialCheckpoint } from '../training/objective.js';
 
 /** Backend a thread should train on. */
 export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -24,8 +25,35 @@ export interface TrialTask {
   readonly objective: string;
   readonly model: string | null;
   readonly settings: Readonly<Record<string, unknown>>;
+  /** The trial's last checkpoint when it resumes an interrupted attempt, else null. */
+  readonly resume: TrialCheckpoint | null;
   readonly port: MessagePort;
 }
+
+/** Thread -> main, first thing in every task: which thread runs it (to stop it on timeout). */
+export interface StartedMessage {
+  readonly type: 'started';
+  readonly threadId: number;
+}
+
+/** Thread -> main: the trial's state after `epoch`, to store (answered by CheckpointSavedMessage). */
+export interface CheckpointMessage {
+  readonly type: 'checkpoint';
+  readonly epoch: number;
+  readonly data: Uint8Array;
+}
+
+/** Main -> thread: the checkpoint is stored (ok) or the trial no longer belongs to this run. */
+export interface CheckpointSavedMessage {
+  readonly type: 'checkpoint-saved';
+  readonly epoch: number;
+  readonly ok: boolean;
+}
+
+/** Everything a thread sends on a task's port. */
+export type ThreadMessage = StartedMessage | ReportMessage | CheckpointMessage;
+/** Everything the main thread answers on a task's port. */
+export type MainMessage = DecisionMessage | CheckpointSavedMessage;
 
 /** Thread -> main: the value after an epoch. */
 export interface ReportMessage {

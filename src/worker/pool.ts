@@ -5,9 +5,10 @@
 import { availableParallelism } from 'node:os';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { TrialError, UsageError, errorMessage } from '../errors.js';
-import type { ReportHandler, TrialExecutor, TrialJob } from '../study/executor.js';
-import type { DecisionMessage, ReportMessage, ThreadInit, TrialOutcome, TrialTask } from './messages.js';
+import { TrialError, TrialInterruptedError, UsageError, errorMessage } from '../errors.js';
+import type { CheckpointHandler, ReportHandler, TrialExecutor, TrialJob } from '../study/executor.js';
+import type { MainMessage, ThreadInit, ThreadMessage, TrialOutcome, TrialTask } from './messages.js';
+import { TrialClock } from './trial-clock.js';
 import type { PackDecisionMessage, PackEpochMessage, PackOutcome, PackTask, PackTrialSpec } from './messages.js';
 
 export interface PoolOptions {
@@ -19,6 +20,19 @@ export interface PoolOptions {
    * at a rung: a parked trial awaits its decision without using the CPU.
    */
   readonly tasksPerThread?: number;
+  /**
+   * Stop a trial whose objective has run this long (ms; time spent waiting for the main
+   * thread, e.g. a scheduler's decision or a storage retry, does not count): its thread is
+   * terminated and replaced, and run() rejects with "timed out after N s". Default: none.
+   */
+  readonly trialTimeoutMs?: number | undefined;
+  /** V8 heap limit of each thread in MB (worker resourceLimits); over it a trial fails "out of memory". */
+  readonly workerMemoryMb?: number | undefined;
+}
+
+function fmtSeconds(ms: number): string {
+  const s = ms / 1000;
+  return Number.isInteger(s) ? String(s) : s.toFixed(1);
 }
 
 /** The main thread's side of a pack task (see {@link TrialPool.runPack}). */
@@ -38,12 +52,22 @@ export function defaultWorkers(): number {
 export class TrialPool implements TrialExecutor {
   readonly workers: number;
   private readonly piscina: Piscina;
+  private readonly trialTimeoutMs: number | undefined;
+  private readonly workerMemoryMb: number | undefined;
+  /** Threads terminated for a timeout: other trials they held (parked) did nothing wrong. */
+  private readonly stoppedThreads = new Set<number>();
   private destroyed = false;
 
   constructor(opts: PoolOptions) {
     const workers = opts.workers ?? defaultWorkers();
     if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a positive integer, got ${workers}`);
     this.workers = workers;
+    const t = opts.trialTimeoutMs;
+    if (t !== undefined && !(t > 0 && Number.isFinite(t))) throw new UsageError(`trial timeout must be a positive number of seconds, got ${t / 1000}`);
+    const mb = opts.workerMemoryMb;
+    if (mb !== undefined && !(Number.isInteger(mb) && mb >= 64)) throw new UsageError(`worker memory must be an integer number of MB >= 64, got ${mb}`);
+    this.trialTimeoutMs = t;
+    this.workerMemoryMb = mb;
     this.piscina = new Piscina({
       filename: new URL('./thread.js', import.meta.url).href,
       minThreads: workers,
@@ -52,6 +76,7 @@ export class TrialPool implements TrialExecutor {
       idleTimeout: 2 ** 31 - 1,
       maxQueue: 'auto',
       workerData: opts.init,
+      ...(mb !== undefined ? { resourceLimits: { maxOldGenerationSizeMb: mb } } : {}),
     });
     // A thread that dies (process.exit in an objective, a native abort in its isolate) makes
     // piscina reject that task; the pool itself keeps going and replaces the thread.
@@ -62,25 +87,61 @@ export class TrialPool implements TrialExecutor {
    * Train one trial. Reports are forwarded to `onReport` in order; its answer goes back to the
    * thread. Rejects with TrialError when the objective throws or its thread dies.
    */
-  async run(task: TrialJob, onReport: ReportHandler): Promise<TrialOutcome> {
+  async run(task: TrialJob, onReport: ReportHandler, onCheckpoint?: CheckpointHandler): Promise<TrialOutcome> {
     if (this.destroyed) throw new TrialError('pool is closed');
     const { port1, port2 } = new MessageChannel();
     let chain = Promise.resolve();
     let handlerError: unknown;
-    port1.on('message', (m: ReportMessage) => {
-      // Reports are handled strictly one after another, even if a handler is slow.
+    let timedOut = false;
+    let threadId: number | undefined;
+    const clock =
+      this.trialTimeoutMs === undefined
+        ? undefined
+        : new TrialClock(this.trialTimeoutMs, () => {
+            timedOut = true;
+            // Terminating the thread is the only way to stop an objective stuck in a loop;
+            // piscina rejects its task and starts a replacement thread.
+            const w = this.piscina.threads.find((x) => x.threadId === threadId);
+            if (threadId !== undefined) this.stoppedThreads.add(threadId);
+            void w?.terminate();
+          });
+    const reply = (m: MainMessage): void => {
+      try {
+        port1.postMessage(m);
+      } catch {
+        // the thread is gone; its task rejects on its own
+      }
+    };
+    port1.on('message', (m: ThreadMessage) => {
+      if (m.type === 'started') {
+        threadId = m.threadId;
+        clock?.start();
+        return;
+      }
+      // Time spent here (storage, the scheduler's decision) is the main thread's, not the trial's.
+      clock?.pause();
+      // Messages are handled strictly one after another, even if a handler is slow.
       chain = chain.then(async () => {
-        let stop = true;
         try {
-          stop = await onReport(m.epoch, m.value);
-        } catch (e) {
-          handlerError ??= e;
-        }
-        const reply: DecisionMessage = { type: 'decision', epoch: m.epoch, stop };
-        try {
-          port1.postMessage(reply);
-        } catch {
-          // the thread is gone; its task rejects on its own
+          if (m.type === 'report') {
+            let stop = true;
+            try {
+              stop = await onReport(m.epoch, m.value);
+            } catch (e) {
+              handlerError ??= e;
+            }
+            reply({ type: 'decision', epoch: m.epoch, stop });
+          } else {
+            let ok = false;
+            try {
+              ok = onCheckpoint === undefined ? true : await onCheckpoint(m.epoch, m.data);
+            } catch (e) {
+              handlerError ??= e;
+            }
+            reply({ type: 'checkpoint-saved', epoch: m.epoch, ok });
+          }
+        } finally {
+          clock?.resume();
         }
       });
     });
@@ -94,11 +155,22 @@ export class TrialPool implements TrialExecutor {
       return out;
     } catch (e) {
       await chain;
+      // A handler's failure (storage) is not the trial's: it passes through as is.
+      if (handlerError !== undefined && !(e instanceof TrialError)) throw handlerError;
       if (e instanceof TrialError) throw e;
+      if (timedOut) throw new TrialError(`timed out after ${fmtSeconds(this.trialTimeoutMs!)} s`, { cause: e });
+      if (threadId !== undefined && this.stoppedThreads.has(threadId)) {
+        throw new TrialInterruptedError('interrupted: its thread was stopped because another trial on it timed out', { cause: e });
+      }
+      const code = (e as { code?: unknown }).code;
       const msg = errorMessage(e);
+      if (code === 'ERR_WORKER_OUT_OF_MEMORY' || /reaching memory limit|heap out of memory/i.test(msg)) {
+        throw new TrialError(`out of memory (its thread went over the ${this.workerMemoryMb ?? '?'} MB heap limit)`, { cause: e });
+      }
       if (/worker.*(exit|terminat)|exited|Terminating/i.test(msg)) throw new TrialError(`worker thread died: ${msg}`, { cause: e });
       throw new TrialError(msg, { cause: e });
     } finally {
+      clock?.stop();
       port1.close();
     }
   }

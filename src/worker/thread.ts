@@ -4,13 +4,14 @@
  * MessagePort; the main thread stores them before it answers, so a report is never lost.
  */
 import { pathToFileURL } from 'node:url';
+import { threadId } from 'node:worker_threads';
 import { workerData } from 'piscina';
 import { TrialError } from '../errors.js';
 import type { FashionData } from '../training/fashion-objective.js';
 import { runFashionTrial } from '../training/fashion-objective.js';
 import { loadBackend, type LoadedBackend } from '../training/backend.js';
 import { createTrialContext, objectiveExport, type ObjectiveFn } from '../training/objective.js';
-import type { DecisionMessage, ReportMessage, ThreadInit, TrialOutcome, TrialTask } from './messages.js';
+import type { MainMessage, ThreadInit, ThreadMessage, TrialOutcome, TrialTask } from './messages.js';
 
 const init = workerData as ThreadInit;
 const loadThreadBackend = (): Promise<LoadedBackend> =>
@@ -55,8 +56,18 @@ export { runPack } from './pack-thread.js';
 
 export default async function runTrial(task: TrialTask): Promise<TrialOutcome> {
   const { port } = task;
+  const send = (m: ThreadMessage): void => port.postMessage(m);
+  // First, so the main thread can stop this thread if the trial overruns its time limit.
+  send({ type: 'started', threadId });
   let waiting: ((stop: boolean) => void) | undefined;
-  port.on('message', (m: DecisionMessage) => {
+  let saving: ((ok: boolean) => void) | undefined;
+  port.on('message', (m: MainMessage) => {
+    if (m.type === 'checkpoint-saved') {
+      const s = saving;
+      saving = undefined;
+      s?.(m.ok);
+      return;
+    }
     const w = waiting;
     waiting = undefined;
     w?.(m.stop);
@@ -66,8 +77,12 @@ export default async function runTrial(task: TrialTask): Promise<TrialOutcome> {
     (epoch, value) =>
       new Promise<boolean>((resolve) => {
         waiting = resolve;
-        const msg: ReportMessage = { type: 'report', epoch, value };
-        port.postMessage(msg);
+        send({ type: 'report', epoch, value });
+      }),
+    (epoch, data) =>
+      new Promise<boolean>((resolve) => {
+        saving = resolve;
+        send({ type: 'checkpoint', epoch, data });
       }),
   );
   try {
@@ -78,6 +93,8 @@ export default async function runTrial(task: TrialTask): Promise<TrialOutcome> {
         maxEpochs: task.maxEpochs,
         trainSubset: typeof task.settings['trainSubset'] === 'number' ? task.settings['trainSubset'] : undefined,
         report: ctx.report,
+        resume: task.resume,
+        checkpoint: (_epoch, data) => ctx.checkpoint(data),
       });
       return { value, backend: b.name };
     }

@@ -418,6 +418,80 @@ export function runStorageContract(name: string, makeStorage: () => Promise<Stor
       assert.ok(await s.claimTrial(claimReq(study.id)));
     });
 
+    test('a claim repeated with the same token returns the same trial (a retry after a lost answer)', async (s) => {
+      const { study } = await s.createStudy(spec());
+      let calls = 0;
+      const req = claimReq(study.id, { token: 'tok-1', newTrial: (n) => (calls++, { params: { n }, seed: n, bracket: null }) });
+      const a = await s.claimTrial(req);
+      const b = await s.claimTrial(req);
+      assert.ok(a && b);
+      assert.equal(b.id, a.id);
+      assert.equal(b.attempt, 1);
+      assert.equal(calls, 1);
+      assert.equal((await s.getTrials(study.id)).length, 1);
+      // Another token is another claim; another owner with the same token is not the same claim.
+      assert.equal((await s.claimTrial(claimReq(study.id, { token: 'tok-2' })))?.number, 2);
+      assert.equal((await s.claimTrial(claimReq(study.id, { token: 'tok-1', owner: 'host:2:b' })))?.number, 3);
+      // A finished trial is not returned again for its token.
+      assert.equal(await s.finishTrial(a.id, 1, { state: 'completed', value: 0.5 }), true);
+      assert.equal((await s.claimTrial(req))?.number, 4);
+      // A re-claimed interrupted trial carries the new token.
+      const t4 = (await s.getTrials(study.id))[3]!;
+      await s.interruptOwners(study.id, ['host:1:a'], 'gone');
+      const again = await s.claimTrial(claimReq(study.id, { token: 'tok-3', owner: 'host:3:c' }));
+      const same = await s.claimTrial(claimReq(study.id, { token: 'tok-3', owner: 'host:3:c' }));
+      assert.equal(again?.id, same?.id);
+      assert.equal(again?.attempt, 2);
+      assert.ok(t4);
+    });
+
+    test("a claimer's own running trials are never stale to it", async (s) => {
+      const { study } = await s.createStudy(spec());
+      await claimAll(s, study.id, 2);
+      await sleep(60);
+      const t = await s.claimTrial(claimReq(study.id, { staleAfterMs: 20 }));
+      assert.equal(t?.number, 3);
+      assert.equal(t?.attempt, 1);
+      assert.equal((await s.stateCounts(study.id)).running, 3);
+    });
+
+    test('checkpoints: ownership-checked, kept up to their epoch on re-claim, deleted when a trial ends', async (s) => {
+      const { study } = await s.createStudy(spec());
+      const [a, b] = await claimAll(s, study.id, 2);
+      assert.ok(a && b);
+      const bytes = (k: number): Uint8Array => Uint8Array.from({ length: 1000 }, (_, i) => (i * k) & 255);
+      for (let e = 1; e <= 3; e++) assert.equal(await s.recordReport(a.id, 1, e, 1 - e / 10), true);
+      assert.equal(await s.saveCheckpoint(a.id, 1, 2, bytes(2)), true);
+      assert.equal(await s.saveCheckpoint(a.id, 2, 2, bytes(9)), false, 'wrong attempt');
+      assert.deepEqual(await s.loadCheckpoint(a.id), { epoch: 2, data: bytes(2) });
+      assert.equal(await s.loadCheckpoint(b.id), undefined);
+      // Interrupted: the checkpoint stays; the re-claim keeps the reports up to epoch 2.
+      assert.equal(await s.finishTrial(a.id, 1, { state: 'interrupted', value: null }), true);
+      const r = await s.claimTrial(claimReq(study.id, { owner: 'host:2:b' }));
+      assert.equal(r?.id, a.id);
+      assert.equal(r?.attempt, 2);
+      assert.equal(r?.epochs, 2);
+      assert.deepEqual((await s.getReports(study.id, { trialId: a.id })).map((x) => x.epoch), [1, 2]);
+      assert.equal(await s.saveCheckpoint(a.id, 1, 3, bytes(3)), false, 'the old attempt cannot write');
+      assert.equal(await s.saveCheckpoint(a.id, 2, 3, bytes(3)), true);
+      assert.deepEqual(await s.loadCheckpoint(a.id), { epoch: 3, data: bytes(3) });
+      // Completed: deleted; with keepCheckpoint: kept.
+      assert.equal(await s.finishTrial(a.id, 2, { state: 'completed', value: 0.1 }), true);
+      assert.equal(await s.loadCheckpoint(a.id), undefined);
+      assert.equal(await s.saveCheckpoint(b.id, 1, 1, bytes(5)), true);
+      assert.equal(await s.finishTrial(b.id, 1, { state: 'failed', value: null, error: 'x', keepCheckpoint: true }), true);
+      assert.deepEqual(await s.loadCheckpoint(b.id), { epoch: 1, data: bytes(5) });
+      // Without a checkpoint, a re-claim clears every report as before.
+      const [c] = await claimAll(s, study.id, 1);
+      assert.ok(c);
+      await s.recordReport(c.id, 1, 1, 0.5);
+      await s.interruptOwners(study.id, ['host:1:a'], 'gone');
+      const c2 = await s.claimTrial(claimReq(study.id));
+      assert.equal(c2?.id, c.id);
+      assert.equal(c2?.epochs, 0);
+      assert.deepEqual(await s.getReports(study.id, { trialId: c.id }), []);
+    });
+
     test('concurrency: 3 claimers racing for 30 trials get 30 distinct dense numbers', async (s) => {
       const { study } = await s.createStudy(spec());
       const claimer = async (owner: string): Promise<number[]> => {

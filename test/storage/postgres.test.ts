@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { ReadOnlyError, StorageError } from '../../src/errors.js';
-import { SCHEMA_VERSION } from '../../src/storage/migrations.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/storage/migrations.js';
 import { openStorage } from '../../src/storage/open.js';
-import { runStorageContract, spec } from './contract.js';
+import { claimReq, runStorageContract, spec } from './contract.js';
 import { checkMultiProcess } from './multiprocess.js';
 
 /**
@@ -68,8 +68,34 @@ describe('postgres storage specifics', { skip: unreachable }, () => {
     );
     assert.deepEqual(
       cols.rows.map((x: { column_name: string }) => x.column_name),
-      ['id', 'study_id', 'number', 'state', 'params', 'value', 'seed', 'epochs', 'attempt', 'bracket', 'owner', 'started_at', 'finished_at', 'heartbeat_at', 'error'],
+      ['id', 'study_id', 'number', 'state', 'params', 'value', 'seed', 'epochs', 'attempt', 'bracket', 'owner', 'started_at', 'finished_at', 'heartbeat_at', 'error', 'claim_token'],
     );
+  });
+
+  it('migrates a version-1 schema (claim tokens, checkpoints) and keeps its data', async () => {
+    const url = await freshUrl();
+    const schema = schemas.at(-1)!;
+    await admin(async (c) => {
+      await c.query(`SET search_path = ${schema}`);
+      await c.query('CREATE TABLE schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+      await c.query(MIGRATIONS[0]!.postgres);
+      await c.query('INSERT INTO schema_version (version) VALUES (1)');
+      await c.query(`INSERT INTO studies (name, objective, model, space, settings, seed) VALUES ('old', 'fashion-mnist', 'softmax', '{}', '{}', 1)`);
+      await c.query(`INSERT INTO trials (study_id, number, state, params, seed, owner) SELECT id, 1, 'interrupted', '{}', 5, 'h:1:a' FROM studies`);
+    });
+    const s = await openStorage(url);
+    try {
+      const study = await s.getStudy('old');
+      assert.ok(study);
+      const t = await s.claimTrial(claimReq(study.id, { token: 'x' }));
+      assert.deepEqual([t?.number, t?.attempt], [1, 2]);
+      assert.equal(await s.saveCheckpoint(t!.id, 2, 1, new Uint8Array([1, 2])), true);
+      assert.deepEqual((await s.loadCheckpoint(t!.id))?.data, new Uint8Array([1, 2]));
+    } finally {
+      await s.close();
+    }
+    const r = await admin((c) => c.query(`SELECT max(version) AS v FROM ${schema}.schema_version`));
+    assert.equal(r.rows[0].v, SCHEMA_VERSION);
   });
 
   it('concurrent first opens migrate once (advisory lock)', async () => {

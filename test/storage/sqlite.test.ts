@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { StorageError } from '../../src/errors.js';
-import { SCHEMA_VERSION } from '../../src/storage/migrations.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/storage/migrations.js';
 import { openStorage } from '../../src/storage/open.js';
 import { claimReq, runStorageContract, spec } from './contract.js';
 import { checkMultiProcess } from './multiprocess.js';
@@ -30,8 +30,33 @@ describe('sqlite storage specifics', () => {
     const cols = (db.prepare('PRAGMA table_info(trials)').all() as { name: string }[]).map((c) => c.name);
     assert.deepEqual(cols, [
       'id', 'study_id', 'number', 'state', 'params', 'value', 'seed', 'epochs', 'attempt', 'bracket',
-      'owner', 'started_at', 'finished_at', 'heartbeat_at', 'error',
+      'owner', 'started_at', 'finished_at', 'heartbeat_at', 'error', 'claim_token',
     ]);
+    db.close();
+  });
+
+  it('migrates a version-1 file (claim tokens, checkpoints) and keeps its data', async () => {
+    const path = freshPath();
+    const old = new Database(path);
+    old.exec(MIGRATIONS[0]!.sqlite);
+    old.pragma('user_version = 1');
+    old.prepare(`INSERT INTO studies (name, objective, model, space, settings, seed) VALUES ('old', 'fashion-mnist', 'softmax', '{}', '{}', 1)`).run();
+    old.prepare(`INSERT INTO trials (study_id, number, state, params, seed, owner) VALUES (1, 1, 'interrupted', '{}', 5, 'h:1:a')`).run();
+    old.prepare(`INSERT INTO reports (trial_id, epoch, value) VALUES (1, 1, 0.5)`).run();
+    old.close();
+    const s = await openStorage(path);
+    try {
+      const study = await s.getStudy('old');
+      assert.ok(study);
+      const t = await s.claimTrial(claimReq(study.id, { token: 'x' }));
+      assert.deepEqual([t?.number, t?.attempt, t?.epochs], [1, 2, 0]);
+      assert.equal(await s.saveCheckpoint(t!.id, 2, 1, new Uint8Array([1, 2])), true);
+      assert.deepEqual((await s.loadCheckpoint(t!.id))?.epoch, 1);
+    } finally {
+      await s.close();
+    }
+    const db = new Database(path, { readonly: true });
+    assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
     db.close();
   });
 

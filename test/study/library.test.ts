@@ -30,6 +30,48 @@ describe('the library API, imported as "tfjs-hpo"', () => {
     assert.throws(() => lib.uniform(2, 1), lib.SpaceError);
   });
 
+  it('an in-process objective checkpoints; after an abort its next attempt restores and continues', async () => {
+    const storage = tempDb('inline-cp');
+    const stop = new AbortController();
+    const trained: string[] = [];
+    const restored: (number | null)[] = [];
+    const objective = async (config: Record<string, unknown>, ctx: import('../../src/index.js').TrialContext): Promise<number> => {
+      const cp = await ctx.restore();
+      restored.push(cp?.epoch ?? null);
+      let w = cp ? new Float64Array(cp.data.slice().buffer)[0]! : (config['x'] as number);
+      for (let e = (cp?.epoch ?? 0) + 1; e <= 5; e++) {
+        trained.push(`${ctx.trialNumber}:${e}`);
+        w = w / 2;
+        if (e === 3 && !stop.signal.aborted) {
+          await ctx.report(e, w);
+          await ctx.checkpoint(new Uint8Array(Float64Array.from([w]).buffer));
+          stop.abort(); // the run stops here: the trial becomes interrupted
+          await new Promise((r) => setTimeout(r, 20));
+          throw new Error('stopped');
+        }
+        if (await ctx.report(e, w)) break;
+        await ctx.checkpoint(new Uint8Array(Float64Array.from([w]).buffer));
+      }
+      return w;
+    };
+    const study = await lib.openStudy({ storage, name: 'cp', objective, space: { x: lib.uniform(0, 1) }, epochs: 5, seed: 3 });
+    const first = await study.optimize({ trials: 1, workers: 1, signal: stop.signal });
+    assert.equal(first.aborted, true);
+    assert.equal(first.counts.interrupted, 1);
+    const second = await study.optimize({ trials: 1, workers: 1 });
+    assert.equal(second.counts.completed, 1);
+    assert.deepEqual(restored, [null, 3]);
+    assert.deepEqual(trained, ['1:1', '1:2', '1:3', '1:4', '1:5']);
+    const [t] = await study.trials();
+    assert.equal(t!.attempt, 2);
+    assert.ok(Math.abs(t!.value! - (t!.params['x'] as number) / 32) < 1e-15);
+    assert.deepEqual((await study.reports()).map((r) => r.epoch), [1, 2, 3, 4, 5]);
+    await study.close();
+    const db = new Database(storage, { readonly: true });
+    assert.equal((db.prepare('SELECT count(*) AS n FROM checkpoints').get() as { n: number }).n, 0);
+    db.close();
+  });
+
   it('optimizes an in-process objective, streams events, and resumes with the same function', async () => {
     const storage = tempDb('inline');
     const seen: string[] = [];

@@ -9,6 +9,7 @@ import { SCHEDULER_ALIASES, SCHEDULER_NAMES } from '../../schedulers/registry.js
 import type { TrialRecord, TrialState } from '../../storage/storage.js';
 import { BUILTIN_OBJECTIVE } from '../../study/spec.js';
 import { openStudy, type OptimizeEvent } from '../../study/study.js';
+import { DEFAULT_DB_RETRY_S } from '../../storage/retry.js';
 import { modelNames } from '../../training/models/index.js';
 import type { BackendRequest } from '../../worker/messages.js';
 import { defaultWorkers } from '../../worker/pool.js';
@@ -39,6 +40,10 @@ export interface RunArgs {
   'stale-after': number;
   heartbeat: number;
   pack?: string | undefined;
+  'db-retry': number;
+  'trial-timeout'?: number | undefined;
+  'worker-memory'?: number | undefined;
+  'keep-checkpoints': boolean;
   report?: string | undefined;
 }
 
@@ -69,6 +74,10 @@ export function runBuilder(y: Argv): Argv<RunArgs> {
     .option('stale-after', { type: 'number', default: 60, describe: "Seconds without heartbeat before another process's running trial counts as dead" })
     .option('heartbeat', { type: 'number', default: 5, describe: 'Seconds between heartbeats of running trials' })
     .option('pack', { type: 'string', describe: 'Trials one worker trains together in batched ops (built-in models; 1 = one at a time) [default: auto]' })
+    .option('db-retry', { type: 'number', default: DEFAULT_DB_RETRY_S, describe: 'Seconds to keep retrying while the database is unreachable or locked, then stop with an error (0: no retries)' })
+    .option('trial-timeout', { type: 'number', describe: 'Seconds a trial may run; past it the trial is stopped and stored as failed [default: no limit]' })
+    .option('worker-memory', { type: 'number', describe: "JS heap limit of each worker thread in MB; a trial over it fails \"out of memory\" [default: V8's]" })
+    .option('keep-checkpoints', { type: 'boolean', default: false, describe: 'Keep the checkpoints of finished trials [default: deleted when a trial ends]' })
     .option('report', { type: 'string', describe: 'Keep this HTML report (see hpo report) current while the study runs' }) as unknown as Argv<RunArgs>;
 }
 
@@ -120,6 +129,12 @@ export async function runCommand(a: RunArgs): Promise<void> {
     throw new UsageError('--heartbeat and --stale-after must be positive seconds, heartbeat < stale-after');
   }
   if (!a.study.trim()) throw new UsageError('--study must not be empty');
+  if (!(a['db-retry'] >= 0) || !Number.isFinite(a['db-retry'])) throw new UsageError(`--db-retry must be a number of seconds >= 0, got ${a['db-retry']}`);
+  if (a['trial-timeout'] !== undefined && !(a['trial-timeout'] > 0 && Number.isFinite(a['trial-timeout']))) {
+    throw new UsageError(`--trial-timeout must be a positive number of seconds, got ${a['trial-timeout']}`);
+  }
+  positiveInt('worker-memory', a['worker-memory']);
+  if (a['worker-memory'] !== undefined && a['worker-memory'] < 64) throw new UsageError(`--worker-memory must be at least 64 (MB), got ${a['worker-memory']}`);
   if (a.epochs !== undefined && a['max-epochs'] !== undefined && a.epochs !== a['max-epochs']) {
     throw new UsageError('--epochs and --max-epochs disagree; with an early-stopping scheduler give --max-epochs only');
   }
@@ -143,6 +158,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
     minEpochs: a['min-epochs'],
     eta: a.eta,
     sampler: a.sampler,
+    dbRetrySeconds: a['db-retry'],
   });
   const controller = new AbortController();
   let signals = 0;
@@ -184,6 +200,11 @@ export async function runCommand(a: RunArgs): Promise<void> {
         // Packed trials run pack-by-pack: that many at once per worker (for the ETA).
         progress = new Progress(e.trials, e.workers * e.pack, process.stderr, e.finished, e.best && e.best.value !== null ? { value: e.best.value, number: e.best.number } : undefined);
         return;
+      case 'db-retrying':
+        // Before the progress line exists (setup), a plain line.
+        if (!progress) process.stderr.write(`database unreachable, retrying (${Math.round(e.elapsedMs / 1000)} s): ${e.message}\n`);
+        else progress.onEvent(e);
+        return;
       default:
         progress?.onEvent(e);
     }
@@ -199,6 +220,9 @@ export async function runCommand(a: RunArgs): Promise<void> {
       heartbeatSeconds: a.heartbeat,
       staleAfterSeconds: a['stale-after'],
       pack,
+      trialTimeoutSeconds: a['trial-timeout'],
+      workerMemoryMb: a['worker-memory'],
+      keepCheckpoints: a['keep-checkpoints'],
       signal: controller.signal,
       onEvent,
     });

@@ -3,6 +3,7 @@ import type { Params } from '../../space/distribution.js';
 import type { FashionTensors, Tf } from '../data.js';
 import { deriveSeed, FastRng } from '../../random.js';
 import { UsageError } from '../../errors.js';
+import { decodeTensors, encodeTensors } from '../checkpoint.js';
 import { nativeOps, type Handle, type NativeOps } from '../native-ops.js';
 
 /** Read a positive finite number parameter. */
@@ -38,6 +39,16 @@ export function torchUniform(tf: Tf, shape: number[], fanIn: number, seed: numbe
 export function xavierUniform(tf: Tf, shape: number[], fanIn: number, fanOut: number, seed: number): tfTypes.Tensor {
   const bound = Math.sqrt(6 / (fanIn + fanOut));
   return tf.randomUniform(shape, -bound, bound, 'float32', seed);
+}
+
+/**
+ * The dropout generator of epoch `epochIndex` (0-based) for a net whose dropout stream is
+ * seeded by `dropoutSeed`. Per epoch, not one stream per trial: a trial resumed from a
+ * checkpoint draws the same masks as one never interrupted. Every trainer with dropout
+ * (plain or packed) must use this.
+ */
+export function epochDropoutRng(dropoutSeed: number, epochIndex: number): FastRng {
+  return new FastRng(deriveSeed(dropoutSeed, 'epoch', epochIndex));
 }
 
 /** A batch handed to a step: rows gathered on the backend. */
@@ -185,8 +196,14 @@ export interface Net {
   autogradStep(x: tfTypes.Tensor, y: tfTypes.Tensor2D, s: StepScalars): void;
   /** Inference logits (no dropout). */
   logits(x: tfTypes.Tensor): tfTypes.Tensor;
-  /** The variables, for tests. */
+  /** The variables: tests, and the whole state a checkpoint saves. */
   readonly variables: readonly tfTypes.Variable[];
+  /**
+   * Called before each epoch's first step. Randomness used inside steps (dropout masks)
+   * must be derived from the epoch here, so that a run resumed from a checkpoint draws
+   * the same masks as one never interrupted.
+   */
+  startEpoch?(epochIndex: number): void;
   dispose(): void;
 }
 
@@ -220,6 +237,7 @@ export class SgdTrainer {
   trainEpoch(epochIndex: number): void {
     if (this.disposed) throw new Error('trainer is disposed');
     const lean = this.kind === 'lean';
+    this.net.startEpoch?.(epochIndex);
     const ops = lean && this.net.nativeStep ? nativeOps(this.tf) : null;
     if (ops) {
       this.batches.forEachNative(ops, epochIndex, (x, labels, size) => this.net.nativeStep!(ops, x, labels, this.scalarsFor(size)));
@@ -235,6 +253,20 @@ export class SgdTrainer {
   validationError(): number {
     if (this.disposed) throw new Error('trainer is disposed');
     return testError(this.tf, this.data, this.evalChunk, (x) => this.net.logits(x));
+  }
+
+  /** Checkpoint state: the variables' values (plain SGD keeps no other state). */
+  saveState(): Uint8Array {
+    if (this.disposed) throw new Error('trainer is disposed');
+    return encodeTensors(this.net.variables.map((v) => ({ shape: v.shape, values: v.dataSync() as Float32Array })));
+  }
+
+  loadState(data: Uint8Array): void {
+    if (this.disposed) throw new Error('trainer is disposed');
+    const vars = this.net.variables;
+    const values = decodeTensors(data, vars.map((v) => v.shape));
+    const tf = this.tf;
+    vars.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(values[i]!, v.shape, 'float32'))));
   }
 
   dispose(): void {

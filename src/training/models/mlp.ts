@@ -5,7 +5,7 @@ import { deriveSeed, FastRng } from '../../random.js';
 import { UsageError } from '../../errors.js';
 import type { ModelSpec, Trainer, TrainerOptions } from './model.js';
 import type { Handle, NativeOps } from '../native-ops.js';
-import { applyGrads, matMulT, batchSize, constScalar, learningRate, numParam, SgdTrainer, torchUniform, type Net, type StepScalars } from './common.js';
+import { applyGrads, matMulT, batchSize, constScalar, epochDropoutRng, learningRate, numParam, SgdTrainer, torchUniform, type Net, type StepScalars } from './common.js';
 
 /**
  * MLP 784 -> H (ReLU, inverted dropout) -> 10. The first layer's bias is the last row of
@@ -26,7 +26,8 @@ export class MlpNet implements Net {
   readonly b2: tfTypes.Variable;
   readonly variables: readonly tfTypes.Variable[];
   private readonly keepScale: tfTypes.Scalar | null;
-  private readonly rng: FastRng;
+  private rng: FastRng;
+  private readonly dropoutSeed: number;
 
   constructor(
     private readonly tf: Tf,
@@ -42,7 +43,13 @@ export class MlpNet implements Net {
     ]);
     this.variables = [this.W1, this.W2, this.b2];
     this.keepScale = dropout > 0 ? constScalar(tf, 1 / (1 - dropout)) : null;
-    this.rng = new FastRng(deriveSeed(seed, 'dropout'));
+    this.dropoutSeed = deriveSeed(seed, 'dropout');
+    this.rng = new FastRng(this.dropoutSeed);
+  }
+
+  /** Masks of each epoch come from (seed, epoch): a resumed trial draws the same ones. */
+  startEpoch(epochIndex: number): void {
+    this.rng = epochDropoutRng(this.dropoutSeed, epochIndex);
   }
 
   /** A fresh inverted-dropout mask [rows, H] (values 0 or 1/(1-p)), or null without dropout. */

@@ -28,6 +28,13 @@ export interface Trainer {
   trainEpoch(epochIndex: number): void;
   /** Misclassification rate on the whole test set, in [0, 1]. One small dataSync. */
   validationError(): number;
+  /** The training state after the last epoch (weights), for a checkpoint. */
+  saveState(): Uint8Array;
+  /**
+   * Continue from a saveState() of the same model and config.
+   * @throws TrialError if `data` is not such a state.
+   */
+  loadState(data: Uint8Array): void;
   /** Free the trainer's variables and scalars (not the shared dataset tensors). Idempotent. */
   dispose(): void;
 }
