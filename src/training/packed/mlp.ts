@@ -3,7 +3,7 @@ import type { Params } from '../../space/distribution.js';
 import { PIXELS, type Tf } from '../data.js';
 import { deriveSeed, FastRng } from '../../random.js';
 import { UsageError } from '../../errors.js';
-import { batchSize, numParam } from '../models/common.js';
+import { batchSize, epochDropoutRng, numParam } from '../models/common.js';
 import { MlpNet, mlpModel } from '../models/mlp.js';
 import { batchMatMul, replaceVariable, slot, stackSlots, type PackedModelSpec, type PackedNet, type PackMember, type PackScalars } from './packed-net.js';
 
@@ -24,8 +24,10 @@ export function widthBucket(h: number): number {
 interface MlpMember {
   readonly hidden: number;
   readonly dropout: number;
-  /** The member's dropout stream (the single net's, same seed). */
-  readonly rng: FastRng;
+  /** The single net's dropout seed; each epoch's masks come from (seed, epoch) as there. */
+  readonly dropoutSeed: number;
+  /** The member's dropout stream for the current epoch. */
+  rng: FastRng;
 }
 
 function mlpShape(params: Params): { hidden: number; dropout: number } {
@@ -72,7 +74,10 @@ export class PackedMlpNet implements PackedNet {
     const joinShapes = joins.map((m) => mlpShape(m.params));
     const shapes: MlpMember[] = [
       ...keep.map((k) => this.shapes[k]!),
-      ...joins.map((m, j) => ({ ...joinShapes[j]!, rng: new FastRng(deriveSeed(deriveSeed(m.seed, 'mlp-init'), 'dropout')) })),
+      ...joins.map((m, j) => {
+        const dropoutSeed = deriveSeed(deriveSeed(m.seed, 'mlp-init'), 'dropout');
+        return { ...joinShapes[j]!, dropoutSeed, rng: new FastRng(dropoutSeed) };
+      }),
     ];
     const hmax = shapes.reduce((a, s) => Math.max(a, s.hidden), 0);
     const [W1, W2, b2] = [this.W1, this.W2, this.b2];
@@ -114,6 +119,12 @@ export class PackedMlpNet implements PackedNet {
       const v = Float32Array.from(shapes, (s) => (s.dropout > 0 ? 1 / (1 - s.dropout) : 1));
       this.keepScale = tf.keep(tf.tensor3d(v, [v.length, 1, 1], 'float32'));
     }
+  }
+
+  startEpoch(epochs: readonly number[]): void {
+    this.shapes.forEach((s, k) => {
+      s.rng = epochDropoutRng(s.dropoutSeed, epochs[k]!);
+    });
   }
 
   /**

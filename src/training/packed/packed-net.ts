@@ -32,6 +32,8 @@ export interface PackedNet {
    * @throws UsageError when a joining member's parameters are invalid (nothing changes then).
    */
   regroup(keep: readonly number[], joins: readonly PackMember[]): void;
+  /** Before an epoch: slot k is about to run its epoch `epochs[k]` (0-based); e.g. reseeds dropout. */
+  startEpoch?(epochs: readonly number[]): void;
   /** One SGD step for every slot (inside tf.tidy): x [K, B, ...], y one-hot [K, B, 10]. */
   step(x: tfTypes.Tensor, y: tfTypes.Tensor3D, s: PackScalars): void;
   /** Inference logits [K, N, 10] of a chunk x [N, ...] shared by every slot (inside tf.tidy). */

@@ -111,6 +111,7 @@ export class PackedTrainer {
     const n = this.T.nTrain;
     const B = this.batchSize;
     const perms = this.slots.map((s) => new FastRng(deriveSeed(s.orderSeed, 'epoch', s.epochs)).permutation(n));
+    this.net.startEpoch?.(this.slots.map((s) => s.epochs));
     const labels = this.T.trainLabelBytes;
     for (let start = 0; start < n; start += B) {
       const size = Math.min(B, n - start);
