@@ -21,6 +21,7 @@ import { checkCompatible, ensureStudy } from './ensure-study.js';
 import { enqueueConfig } from './enqueue.js';
 import { InlineExecutor, type TrialExecutor } from './executor.js';
 import { runStudy, type RunSummary, type StudyEvent } from './runner.js';
+import { choosePack, runPackedStudy } from './pack-runner.js';
 import { BUILTIN_OBJECTIVE, buildSpec, checkPositiveInt, FUNCTION_OBJECTIVE_PREFIX, schedulerFor, type StudyDefinition } from './spec.js';
 
 
@@ -61,6 +62,13 @@ export interface OptimizeOptions {
   readonly heartbeatSeconds?: number | undefined;
   /** Seconds without heartbeat after which another process's running trial counts as dead. Default 60. */
   readonly staleAfterSeconds?: number | undefined;
+  /**
+   * Trial packing: one worker thread trains up to this many trials of a built-in model
+   * together, in batched ops (same model and batch size; MLP widths within a 4/3 bucket).
+   * 1 trains one trial per thread. Default 'auto': packs where measured faster (see the
+   * README). Every trial keeps its own reports, decisions and state.
+   */
+  readonly pack?: number | 'auto' | undefined;
   /** Aborting stops the study: running trials are marked interrupted and run again on resume. */
   readonly signal?: AbortSignal | undefined;
   /**
@@ -92,7 +100,7 @@ export type OptimizeEvent =
   /** The backend and dataset are ready (built-in objective) or the pool is (others). */
   | { type: 'setup'; backend: BackendName | null; libtensorflow: string | null; workers: number; dataDir: string | null; dataSource: DatasetSource | null }
   /** Trials are about to be dispatched. */
-  | { type: 'start'; trials: number; workers: number; finished: number; best: TrialRecord | undefined };
+  | { type: 'start'; trials: number; workers: number; finished: number; best: TrialRecord | undefined; pack: number };
 
 /** What {@link Study.optimize} resolves to. */
 export interface OptimizeResult extends RunSummary {
@@ -229,6 +237,7 @@ export class Study {
     limits: { trialTimeout: number | undefined; workerMemoryMb: number | undefined },
   ): Promise<OptimizeResult> {
     const { storage, record: study } = this;
+    const pack = choosePack(opts.pack, study);
     const scheduler = schedulerFor(study, trials);
     // With an early-stopping scheduler, model-based samplers learn from rung results.
     const sampler = createSampler(String(study.settings['sampler']), { fidelity: study.settings['scheduler'] !== 'fifo' });
@@ -243,20 +252,22 @@ export class Study {
 
     const executor = await this.executor(workers, backendRequest, threads, opts.dataDir, scheduler.synchronous ? Math.max(2, trials) : 1, emit, limits);
     try {
-      emit({ type: 'start', trials, workers, finished, best: await storage.bestTrial(study.id) });
-      const summary = await runStudy({
+      emit({ type: 'start', trials, workers, finished, best: await storage.bestTrial(study.id), pack });
+      const run = {
         storage,
         study,
         trials,
-        pool: executor,
         scheduler,
         sampler,
         heartbeatMs: heartbeat * 1000,
         staleAfterMs: staleAfter * 1000,
         ...(opts.signal ? { signal: opts.signal } : {}),
         onEvent: emit,
-        keepCheckpoints: opts.keepCheckpoints === true,
-      });
+      };
+      const summary =
+        pack > 1 && executor instanceof TrialPool
+          ? await runPackedStudy({ ...run, pool: executor, pack })
+          : await runStudy({ ...run, pool: executor, keepCheckpoints: opts.keepCheckpoints === true });
       return { ...summary, alreadyFinished: false };
     } finally {
       await executor.destroy().catch(() => {});

@@ -81,3 +81,43 @@ export interface TrialOutcome {
   /** Backend the trial trained on (null for user objectives). */
   readonly backend: string | null;
 }
+
+/** One trial of a pack (see PackTask). */
+export interface PackTrialSpec {
+  readonly trialNumber: number;
+  readonly seed: number;
+  readonly maxEpochs: number;
+  readonly params: Params;
+}
+
+/**
+ * Several trials of one built-in model and batch size trained together on one thread.
+ * Every trial keeps its own reports and decisions: after each epoch the thread sends one
+ * report per member, and the answer says which members leave and which trials join.
+ */
+export interface PackTask {
+  readonly model: string;
+  readonly batchSize: number;
+  readonly settings: Readonly<Record<string, unknown>>;
+  readonly trials: readonly PackTrialSpec[];
+  readonly port: MessagePort;
+}
+
+/** Thread -> main after each pack epoch: one report per member, and the trials that could not join. */
+export interface PackEpochMessage {
+  readonly type: 'pack-epoch';
+  readonly reports: readonly { readonly trialNumber: number; readonly epoch: number; readonly value: number }[];
+  readonly rejected: readonly { readonly trialNumber: number; readonly error: string }[];
+}
+
+/** Main -> thread: the members that leave now, and the trials that join for the next epoch. */
+export interface PackDecisionMessage {
+  readonly type: 'pack-decision';
+  readonly leave: readonly number[];
+  readonly join: readonly PackTrialSpec[];
+}
+
+/** What a finished pack task resolves to. */
+export interface PackOutcome {
+  readonly backend: string;
+}

@@ -9,6 +9,7 @@ import { TrialError, TrialInterruptedError, UsageError, errorMessage } from '../
 import type { CheckpointHandler, ReportHandler, TrialExecutor, TrialJob } from '../study/executor.js';
 import type { MainMessage, ThreadInit, ThreadMessage, TrialOutcome, TrialTask } from './messages.js';
 import { TrialClock } from './trial-clock.js';
+import type { PackDecisionMessage, PackEpochMessage, PackOutcome, PackTask, PackTrialSpec } from './messages.js';
 
 export interface PoolOptions {
   /** Threads (default: availableParallelism()). */
@@ -34,6 +35,15 @@ function fmtSeconds(ms: number): string {
   return Number.isInteger(s) ? String(s) : s.toFixed(1);
 }
 
+/** The main thread's side of a pack task (see {@link TrialPool.runPack}). */
+export interface PackHandlers {
+  /** A member's report; resolves to true when that trial leaves the pack. */
+  onReport(trialNumber: number, epoch: number, value: number): Promise<boolean>;
+  /** A trial the thread could not add to the pack (bad parameters); it is not a member. */
+  onRejected(trialNumber: number, error: string): Promise<void>;
+  /** At an epoch boundary, after the decisions: up to `room` trials to add (may be none). */
+  join(room: number): Promise<PackTrialSpec[]>;
+}
 
 export function defaultWorkers(): number {
   return availableParallelism();
@@ -166,6 +176,63 @@ export class TrialPool implements TrialExecutor {
       throw new TrialError(msg, { cause: e });
     } finally {
       clock?.stop();
+      port1.close();
+    }
+  }
+
+  /**
+   * Train several trials together on one thread (a pack of at most `capacity` members).
+   * After each epoch every member's report goes to `onReport`, all of them at once; the
+   * thread then drops the members whose answer was stop and adds what `join` returns.
+   * Resolves when no member is left; rejects with TrialError when the thread dies or
+   * throws (the members still in the pack are then lost with it) or a handler throws.
+   */
+  async runPack(task: Omit<PackTask, 'port'>, capacity: number, h: PackHandlers): Promise<PackOutcome> {
+    if (this.destroyed) throw new TrialError('pool is closed');
+    const { port1, port2 } = new MessageChannel();
+    let chain = Promise.resolve();
+    let handlerError: unknown;
+    let members = task.trials.length;
+    port1.on('message', (m: PackEpochMessage) => {
+      chain = chain.then(async () => {
+        const leave: number[] = [];
+        let join: PackTrialSpec[] = [];
+        try {
+          members -= m.rejected.length;
+          await Promise.all(m.rejected.map((r) => h.onRejected(r.trialNumber, r.error)));
+          const stops = await Promise.all(m.reports.map((r) => h.onReport(r.trialNumber, r.epoch, r.value)));
+          m.reports.forEach((r, i) => {
+            if (stops[i]) leave.push(r.trialNumber);
+          });
+          members -= leave.length;
+          join = await h.join(capacity - members);
+          members += join.length;
+        } catch (e) {
+          handlerError ??= e;
+          for (const r of m.reports) if (!leave.includes(r.trialNumber)) leave.push(r.trialNumber);
+          join = [];
+        }
+        const reply: PackDecisionMessage = { type: 'pack-decision', leave, join };
+        try {
+          port1.postMessage(reply);
+        } catch {
+          // the thread is gone; its task rejects on its own
+        }
+      });
+    });
+    try {
+      const full: PackTask = { ...task, port: port2 };
+      const out = (await this.piscina.run(full, { name: 'runPack', transferList: [port2] })) as PackOutcome;
+      await chain;
+      if (handlerError !== undefined) throw handlerError;
+      return out;
+    } catch (e) {
+      await chain;
+      if (e instanceof TrialError) throw e;
+      const msg = errorMessage(e);
+      if (/worker.*(exit|terminat)|exited|Terminating/i.test(msg)) throw new TrialError(`worker thread died: ${msg}`, { cause: e });
+      throw new TrialError(msg, { cause: e });
+    } finally {
       port1.close();
     }
   }

@@ -90,6 +90,14 @@ async function userObjective(path: string): Promise<ObjectiveFn> {
   return p;
 }
 
+/** The thread's backend and dataset views, loaded once (for the pack entry, pack-thread.ts). */
+export async function fashionRuntime(): Promise<{ backend: LoadedBackend; data: FashionData }> {
+  const b = await (backend ??= loadThreadBackend());
+  return { backend: b, data: fashionData() };
+}
+
+export { runPack } from './pack-thread.js';
+
 export default async function runTrial(task: TrialTask): Promise<TrialOutcome> {
   const { port } = task;
   const send = (m: ThreadMessage): void => port.postMessage(m);

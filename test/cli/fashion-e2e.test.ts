@@ -82,7 +82,9 @@ describe('kill -9 in the middle of a study, then resume', { skip }, () => {
   it('loses and duplicates nothing and re-runs the interrupted configs', async () => {
     const db = tempDb('crash');
     const N = 6;
-    const args = ['run', '--study', 'crash', '--storage', db, '--model', 'softmax', '--trials', String(N), '--epochs', '3', '--train-subset', '4000', '--workers', '2', '--seed', '11'];
+    // --pack 1: trials finish one by one, so the kill lands between completions (a packed
+    // study's kill -9 is tested in test/study/pack-runner.test.ts).
+    const args = ['run', '--study', 'crash', '--storage', db, '--model', 'softmax', '--trials', String(N), '--epochs', '3', '--train-subset', '4000', '--workers', '2', '--seed', '11', '--pack', '1'];
     const child = hpoAsync(args);
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));

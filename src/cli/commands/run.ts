@@ -39,6 +39,7 @@ export interface RunArgs {
   'data-dir'?: string | undefined;
   'stale-after': number;
   heartbeat: number;
+  pack?: string | undefined;
   'db-retry': number;
   'trial-timeout'?: number | undefined;
   'worker-memory'?: number | undefined;
@@ -72,6 +73,7 @@ export function runBuilder(y: Argv): Argv<RunArgs> {
     .option('data-dir', { type: 'string', describe: 'Directory holding the Fashion-MNIST IDX files' })
     .option('stale-after', { type: 'number', default: 60, describe: "Seconds without heartbeat before another process's running trial counts as dead" })
     .option('heartbeat', { type: 'number', default: 5, describe: 'Seconds between heartbeats of running trials' })
+    .option('pack', { type: 'string', describe: 'Trials one worker trains together in batched ops (built-in models; 1 = one at a time) [default: auto]' })
     .option('db-retry', { type: 'number', default: DEFAULT_DB_RETRY_S, describe: 'Seconds to keep retrying while the database is unreachable or locked, then stop with an error (0: no retries)' })
     .option('trial-timeout', { type: 'number', describe: 'Seconds a trial may run; past it the trial is stopped and stored as failed [default: no limit]' })
     .option('worker-memory', { type: 'number', describe: "JS heap limit of each worker thread in MB; a trial over it fails \"out of memory\" [default: V8's]" })
@@ -104,6 +106,14 @@ function printSummary(storageUrl: string, name: string, c: Record<TrialState, nu
   }
 }
 
+/** --pack: a positive integer or auto. */
+function parsePack(v: string | undefined): number | 'auto' {
+  if (v === undefined || v === 'auto') return 'auto';
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`--pack must be a positive integer or auto, got ${JSON.stringify(v)}`);
+  return n;
+}
+
 /** `hpo run`: flags -> openStudy + optimize (src/study/study.ts); this file only parses and prints. */
 export async function runCommand(a: RunArgs): Promise<void> {
   // Flags are checked here first so that errors name them as typed (--trials, not trials).
@@ -133,6 +143,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
   }
   if (a.report !== undefined && !a.report.trim()) throw new UsageError('--report must name a file');
   if (a['train-subset'] !== undefined && a['train-subset'] > 60000) throw new UsageError('--train-subset must be at most 60000');
+  const pack = parsePack(a.pack);
 
   const study = await openStudy({
     storage: a.storage,
@@ -184,9 +195,10 @@ export async function runCommand(a: RunArgs): Promise<void> {
         process.stderr.write(
           `${study.created ? 'created' : 'continuing'} study "${s.name}" in ${study.storage.location}: ` +
             `${s.model ?? s.objective}, ${e.trials} trials, ${String(s.settings['scheduler'])} scheduler, ` +
-            `${String(s.settings['epochs'])} epochs max, seed ${s.seed}\n`,
+            `${String(s.settings['epochs'])} epochs max, seed ${s.seed}${e.pack > 1 ? `, packs of up to ${e.pack} trials per worker` : ''}\n`,
         );
-        progress = new Progress(e.trials, e.workers, process.stderr, e.finished, e.best && e.best.value !== null ? { value: e.best.value, number: e.best.number } : undefined);
+        // Packed trials run pack-by-pack: that many at once per worker (for the ETA).
+        progress = new Progress(e.trials, e.workers * e.pack, process.stderr, e.finished, e.best && e.best.value !== null ? { value: e.best.value, number: e.best.number } : undefined);
         return;
       case 'db-retrying':
         // Before the progress line exists (setup), a plain line.
@@ -207,6 +219,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
       dataDir: a['data-dir'],
       heartbeatSeconds: a.heartbeat,
       staleAfterSeconds: a['stale-after'],
+      pack,
       trialTimeoutSeconds: a['trial-timeout'],
       workerMemoryMb: a['worker-memory'],
       keepCheckpoints: a['keep-checkpoints'],

@@ -1,0 +1,89 @@
+import type * as tfTypes from '@tensorflow/tfjs';
+import type { Params } from '../../space/distribution.js';
+import type { Layout, Tf } from '../data.js';
+
+/** One trial's place in a pack: what its slot is built from. */
+export interface PackMember {
+  /** Caller's key for the member (the trial number). */
+  readonly id: number;
+  /** Trial seed: init, data order and dropout masks derive from it exactly as for one trial. */
+  readonly seed: number;
+  readonly params: Params;
+}
+
+/** Per-step constants of a pack, one value per slot, shaped [K, 1, 1] to broadcast over [K, B, n]. */
+export interface PackScalars {
+  /** lr_k / rows for every member k. */
+  readonly lrOverB: tfTypes.Tensor3D;
+}
+
+/**
+ * K networks of one family trained as one: every variable is stacked on a leading slot
+ * axis, and a step runs batched ops over all slots. Slot k must compute exactly what the
+ * single-trial Net computes for member k (same init, same masks, same update), up to the
+ * rounding of batched kernels.
+ */
+export interface PackedNet {
+  /** Members in slot order. */
+  readonly members: readonly PackMember[];
+  /**
+   * Re-form the pack between epochs: keep the slots listed in `keep` (indices into the
+   * current members, in that order), then append `joins` with a fresh init each.
+   * @throws UsageError when a joining member's parameters are invalid (nothing changes then).
+   */
+  regroup(keep: readonly number[], joins: readonly PackMember[]): void;
+  /** Before an epoch: slot k is about to run its epoch `epochs[k]` (0-based); e.g. reseeds dropout. */
+  startEpoch?(epochs: readonly number[]): void;
+  /** One SGD step for every slot (inside tf.tidy): x [K, B, ...], y one-hot [K, B, 10]. */
+  step(x: tfTypes.Tensor, y: tfTypes.Tensor3D, s: PackScalars): void;
+  /** Inference logits [K, N, 10] of a chunk x [N, ...] shared by every slot (inside tf.tidy). */
+  logits(x: tfTypes.Tensor): tfTypes.Tensor3D;
+  dispose(): void;
+}
+
+/** A model family that can be packed. */
+export interface PackedModelSpec {
+  readonly name: string;
+  /** How the pixels sit on the backend (as the single-trial model uses them). */
+  readonly layout: Layout;
+  /** Test rows per inference chunk. */
+  readonly evalChunk: number;
+  /**
+   * What, beyond the model and the batch size, a trial must share with the others of its
+   * pack (e.g. the MLP's width bucket). Throws UsageError for invalid parameters.
+   */
+  shapeKey(params: Params): string;
+  /** The batch size the trial trains with (its batch_size or the model default). */
+  batchSize(params: Params): number;
+  createNet(tf: Tf): PackedNet;
+}
+
+/**
+ * a·b over a leading batch axis with transpose flags. On wasm a transposed matMul is
+ * several times slower than an explicit Transpose and a plain one (see models/common.ts),
+ * so the transposes are explicit there.
+ */
+export function batchMatMul(tf: Tf, a: tfTypes.Tensor3D, b: tfTypes.Tensor3D, transposeA: boolean, transposeB: boolean): tfTypes.Tensor3D {
+  if ((transposeA || transposeB) && tf.getBackend() === 'wasm') {
+    return tf.matMul(transposeA ? tf.transpose(a, [0, 2, 1]) : a, transposeB ? tf.transpose(b, [0, 2, 1]) : b);
+  }
+  return tf.matMul(a, b, transposeA, transposeB);
+}
+
+/** Stack equally shaped tensors on a new slot axis 0 (a single tensor is just expanded). */
+export function stackSlots(tf: Tf, ts: readonly tfTypes.Tensor[]): tfTypes.Tensor {
+  return ts.length === 1 ? tf.expandDims(ts[0]!, 0) : tf.stack([...ts], 0);
+}
+
+/** Slot k of a stacked tensor, without its slot axis. */
+export function slot(tf: Tf, t: tfTypes.Tensor, k: number): tfTypes.Tensor {
+  const begin = t.shape.map((_, i) => (i === 0 ? k : 0));
+  const size = t.shape.map((d, i) => (i === 0 ? 1 : d));
+  return tf.reshape(tf.slice(t, begin, size), t.shape.slice(1));
+}
+
+/** Replace a variable's value by a new tensor of any shape (variables cannot change shape). */
+export function replaceVariable(tf: Tf, old: tfTypes.Variable | null, value: tfTypes.Tensor): tfTypes.Variable {
+  old?.dispose();
+  return tf.variable(value, true);
+}

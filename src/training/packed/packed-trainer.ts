@@ -1,0 +1,170 @@
+import type * as tfTypes from '@tensorflow/tfjs';
+import { fashionTensors, type FashionData, type FashionTensors, type Tf } from '../data.js';
+import { deriveSeed, FastRng } from '../../random.js';
+import { errorMessage, UsageError } from '../../errors.js';
+import { learningRate } from '../models/common.js';
+import type { PackedModelSpec, PackedNet, PackMember, PackScalars } from './packed-net.js';
+
+interface SlotState {
+  readonly member: PackMember;
+  readonly lr: number;
+  /** The seed of the member's minibatch order (as EpochBatches derives it for one trial). */
+  readonly orderSeed: number;
+  /** Epochs this member has trained. */
+  epochs: number;
+}
+
+/**
+ * Trains up to K trials of one model and batch size together: each epoch, every member
+ * runs its own next epoch (its own shuffle, its own epoch index) through one batched step
+ * per minibatch. Members join and leave between epochs; one that leaves is gone for good
+ * (a trial that resumes restarts from epoch 0, as an unpacked one does).
+ *
+ * Per member, the minibatch order, init, dropout masks and update are those of the
+ * single-trial SgdTrainer with the lean step; only the rounding of batched kernels differs.
+ */
+export class PackedTrainer {
+  private readonly T: FashionTensors;
+  private readonly net: PackedNet;
+  private slots: SlotState[] = [];
+  private readonly scalars = new Map<number, PackScalars>();
+  private disposed = false;
+
+  /**
+   * @param batchSize the batch size every member must train with.
+   * @throws RangeError for a bad trainSubset.
+   */
+  constructor(
+    private readonly tf: Tf,
+    data: FashionData,
+    readonly spec: PackedModelSpec,
+    readonly batchSize: number,
+    trainSubset?: number,
+  ) {
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+    this.T = fashionTensors(tf, data, spec.layout, trainSubset);
+    this.net = spec.createNet(tf);
+  }
+
+  /** Member ids in slot order. */
+  get ids(): number[] {
+    return this.slots.map((s) => s.member.id);
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /**
+   * Between epochs: drop the members in `leave`, then add `joins` (each starts at epoch 0).
+   * A joining member whose parameters are invalid or whose batch size differs is not added;
+   * its id maps to the reason in the returned map (the others are added).
+   */
+  regroup(leave: readonly number[], joins: readonly PackMember[]): Map<number, string> {
+    if (this.disposed) throw new Error('trainer is disposed');
+    const rejected = new Map<number, string>();
+    const ok: SlotState[] = [];
+    for (const m of joins) {
+      try {
+        if (this.slots.some((s) => s.member.id === m.id) || ok.some((s) => s.member.id === m.id)) throw new UsageError(`member ${m.id} is already in the pack`);
+        const b = this.spec.batchSize(m.params);
+        if (b !== this.batchSize) throw new UsageError(`batch_size ${b} cannot join a pack training with batch_size ${this.batchSize}`);
+        this.spec.shapeKey(m.params);
+        ok.push({ member: m, lr: learningRate(m.params), orderSeed: deriveSeed(m.seed, 'order'), epochs: 0 });
+      } catch (e) {
+        rejected.set(m.id, errorMessage(e));
+      }
+    }
+    const gone = new Set(leave);
+    const keep: number[] = [];
+    this.slots.forEach((s, i) => {
+      if (!gone.has(s.member.id)) keep.push(i);
+    });
+    if (keep.length === this.slots.length && ok.length === 0) return rejected;
+    this.net.regroup(keep, ok.map((s) => s.member));
+    this.slots = [...keep.map((i) => this.slots[i]!), ...ok];
+    this.clearScalars();
+    return rejected;
+  }
+
+  private clearScalars(): void {
+    for (const s of this.scalars.values()) s.lrOverB.dispose();
+    this.scalars.clear();
+  }
+
+  private scalarsFor(rows: number): PackScalars {
+    let s = this.scalars.get(rows);
+    if (!s) {
+      const v = Float32Array.from(this.slots, (m) => m.lr / rows);
+      s = { lrOverB: this.tf.keep(this.tf.tensor3d(v, [v.length, 1, 1], 'float32')) };
+      this.scalars.set(rows, s);
+    }
+    return s;
+  }
+
+  /** One epoch for every member: member k runs its own epoch number `epochs_k`. */
+  trainEpoch(): void {
+    if (this.disposed) throw new Error('trainer is disposed');
+    const K = this.slots.length;
+    if (K === 0) return;
+    const tf = this.tf;
+    const n = this.T.nTrain;
+    const B = this.batchSize;
+    const perms = this.slots.map((s) => new FastRng(deriveSeed(s.orderSeed, 'epoch', s.epochs)).permutation(n));
+    this.net.startEpoch?.(this.slots.map((s) => s.epochs));
+    const labels = this.T.trainLabelBytes;
+    for (let start = 0; start < n; start += B) {
+      const size = Math.min(B, n - start);
+      const idx = new Int32Array(K * size);
+      const oh = new Float32Array(K * size * 10);
+      for (let k = 0; k < K; k++) {
+        const part = perms[k]!.subarray(start, start + size);
+        idx.set(part, k * size);
+        const base = k * size;
+        for (let i = 0; i < size; i++) oh[(base + i) * 10 + labels[part[i]!]!] = 1;
+      }
+      const s = this.scalarsFor(size);
+      tf.tidy(() => {
+        // Indices shaped [K, size] gather straight into [K, size, ...] (no Reshape op).
+        const x = tf.gather(this.T.trainX, tf.tensor2d(idx, [K, size], 'int32'));
+        this.net.step(x, tf.tensor3d(oh, [K, size, 10], 'float32'), s);
+      });
+    }
+    for (const s of this.slots) s.epochs++;
+  }
+
+  /** Test-set misclassification rate of every member, in slot order. One dataSync. */
+  validationErrors(): number[] {
+    if (this.disposed) throw new Error('trainer is disposed');
+    const K = this.slots.length;
+    if (K === 0) return [];
+    const tf = this.tf;
+    const T = this.T;
+    const chunk = this.spec.evalChunk;
+    const wrong = tf.tidy(() => {
+      let acc: tfTypes.Tensor | undefined;
+      for (let start = 0; start < T.nTest; start += chunk) {
+        const size = Math.min(chunk, T.nTest - start);
+        const x = size === T.nTest ? T.testX : tf.slice(T.testX, start, size);
+        const y = size === T.nTest ? T.testLabels : tf.slice(T.testLabels, start, size);
+        const w = tf.sum(tf.cast(tf.notEqual(tf.argMax(this.net.logits(x), 2), y), 'int32'), 1);
+        acc = acc === undefined ? w : tf.add(acc, w);
+      }
+      return acc!;
+    });
+    try {
+      return Array.from(wrong.dataSync(), (c) => c / T.nTest);
+    } finally {
+      wrong.dispose();
+    }
+  }
+
+  /** Free the pack's variables and scalars (not the shared dataset tensors). Idempotent. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.net.dispose();
+    this.clearScalars();
+    this.slots = [];
+  }
+}

@@ -1,0 +1,78 @@
+import type * as tfTypes from '@tensorflow/tfjs';
+import type { Params } from '../../space/distribution.js';
+import type { Tf } from '../data.js';
+import { deriveSeed } from '../../random.js';
+import { batchSize } from '../models/common.js';
+import { SoftmaxNet, softmaxModel } from '../models/softmax.js';
+import { batchMatMul, replaceVariable, slot, stackSlots, type PackedModelSpec, type PackedNet, type PackMember, type PackScalars } from './packed-net.js';
+
+type T3 = tfTypes.Tensor3D;
+
+/**
+ * K softmax regressions, stored transposed: Wt [K, 10, 785] (slot k is member k's W^T).
+ * The step is the single model's lean step with batched matMuls:
+ *   p = softmax(x Wt^T); d = (p - y) * lr_k/B; Wt <- Wt - d^T x
+ * The transposed layout is about 10% faster per packed step here than W [K, 785, 10] with
+ * x^T d (libtensorflow's batched kernel handles a transposed [B, 10] operand better than a
+ * transposed [B, 785] one).
+ */
+export class PackedSoftmaxNet implements PackedNet {
+  members: PackMember[] = [];
+  /** Wt [K, 10, 785]. */
+  private W: tfTypes.Variable | null = null;
+
+  constructor(private readonly tf: Tf) {}
+
+  regroup(keep: readonly number[], joins: readonly PackMember[]): void {
+    const tf = this.tf;
+    const old = this.W;
+    const parts = tf.tidy((): tfTypes.Tensor[] => {
+      const ts: tfTypes.Tensor[] = old ? keep.map((k) => slot(tf, old, k)) : [];
+      for (const m of joins) {
+        // The single-trial net's own init, so slot k starts where the unpacked trial does.
+        const net = new SoftmaxNet(tf, deriveSeed(m.seed, 'softmax-init'));
+        ts.push(tf.transpose(net.W));
+        net.dispose();
+      }
+      return ts.length ? [stackSlots(tf, ts)] : [];
+    });
+    this.members = [...keep.map((k) => this.members[k]!), ...joins];
+    const [stacked] = parts;
+    if (stacked === undefined) {
+      old?.dispose();
+      this.W = null;
+    } else {
+      this.W = replaceVariable(tf, old, stacked);
+      stacked.dispose();
+    }
+  }
+
+  step(x: tfTypes.Tensor, y: T3, s: PackScalars): void {
+    const tf = this.tf;
+    const W = this.W as unknown as T3;
+    const x3 = x as T3;
+    const p = tf.softmax(batchMatMul(tf, x3, W, false, true));
+    const d = tf.mul(tf.sub(p, y), s.lrOverB) as T3;
+    this.W!.assign(tf.sub(W, batchMatMul(tf, d, x3, true, false)));
+  }
+
+  logits(x: tfTypes.Tensor): T3 {
+    const tf = this.tf;
+    return batchMatMul(tf, tf.expandDims(x, 0) as T3, this.W as unknown as T3, false, true);
+  }
+
+  dispose(): void {
+    this.W?.dispose();
+    this.W = null;
+    this.members = [];
+  }
+}
+
+export const packedSoftmax: PackedModelSpec = {
+  name: 'softmax',
+  layout: 'flat1',
+  evalChunk: 5000,
+  shapeKey: () => '',
+  batchSize: (params: Params) => batchSize(params, softmaxModel.defaults.batchSize),
+  createNet: (tf: Tf) => new PackedSoftmaxNet(tf),
+};
