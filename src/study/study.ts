@@ -237,7 +237,12 @@ export class Study {
     limits: { trialTimeout: number | undefined; workerMemoryMb: number | undefined },
   ): Promise<OptimizeResult> {
     const { storage, record: study } = this;
-    const pack = choosePack(opts.pack, study);
+    // Packed trials have no per-trial timeout yet: a timeout asks for one trial per task
+    // (automatically under 'auto'; an explicit pack above 1 is refused).
+    const pack = limits.trialTimeout !== undefined && (opts.pack === undefined || opts.pack === 'auto') ? 1 : choosePack(opts.pack, study);
+    if (pack > 1 && limits.trialTimeout !== undefined) {
+      throw new UsageError(`trialTimeoutSeconds does not apply to packed trials yet; use pack 1 (or leave pack to 'auto') with a trial timeout`);
+    }
     const scheduler = schedulerFor(study, trials);
     // With an early-stopping scheduler, model-based samplers learn from rung results.
     const sampler = createSampler(String(study.settings['sampler']), { fidelity: study.settings['scheduler'] !== 'fifo' });

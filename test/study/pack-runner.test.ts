@@ -74,6 +74,9 @@ describe('trial packing in a study', { skip }, () => {
     const bad = hpo(['run', '--study', 'x', '--storage', tempDb('bad'), '--pack', 'two']);
     assert.ok(isOneLineError(bad), bad.stderr);
     assert.match(bad.stderr, /--pack must be a positive integer or auto/);
+    const timed = hpo(['run', '--study', 'x', '--storage', tempDb('timed'), '--model', 'softmax', '--pack', '4', '--trial-timeout', '60', '--trials', '2']);
+    assert.ok(isOneLineError(timed), timed.stderr);
+    assert.match(timed.stderr, /does not apply to packed trials yet/);
   });
 });
 
