@@ -13,7 +13,7 @@ import { packedModel, type PackedModelSpec } from '../training/packed/index.js';
 import type { PackTrialSpec } from '../worker/messages.js';
 import type { TrialPool } from '../worker/pool.js';
 import { isDeadLocalOwner, makeOwner } from './owner.js';
-import type { RunOptions, RunSummary } from './runner.js';
+import { sleep, type RunOptions, type RunSummary } from './runner.js';
 
 /** Options of {@link runPackedStudy}: runStudy's plus the pack size. */
 export interface PackRunOptions extends Omit<RunOptions, 'pool'> {
@@ -59,17 +59,6 @@ interface Live {
   /** Set once the trial is finished in storage (or lost to another process). */
   done: boolean;
 }
-
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 /**
  * Run (or resume) a study of a packable built-in model with packs of up to `pack` trials.

@@ -58,7 +58,8 @@ interface Active {
   readonly done: Promise<void>;
 }
 
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+/** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
+export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     const t = setTimeout(done, ms);
     function done(): void {
