@@ -12,8 +12,7 @@ import type { TrialRecord } from '../storage/storage.js';
 import { packedModel, type PackedModelSpec } from '../training/packed/index.js';
 import type { PackTrialSpec } from '../worker/messages.js';
 import type { TrialPool } from '../worker/pool.js';
-import { isDeadLocalOwner, makeOwner } from './owner.js';
-import { sleep, type RunOptions, type RunSummary } from './runner.js';
+import { beginRun, sleep, type RunOptions, type RunSummary } from './runner.js';
 
 /** Options of {@link runPackedStudy}: runStudy's plus the pack size. */
 export interface PackRunOptions extends Omit<RunOptions, 'pool'> {
@@ -69,22 +68,8 @@ export async function runPackedStudy(opts: PackRunOptions): Promise<RunSummary> 
   if (!Number.isSafeInteger(pack) || pack < 1) throw new UsageError(`pack must be a positive integer, got ${pack}`);
   const spec: PackedModelSpec | undefined = study.objective === 'fashion-mnist' && study.model !== null ? packedModel(study.model) : undefined;
   if (!spec) throw new UsageError(`trials of ${study.model ?? study.objective} cannot be packed (packing serves the built-in models)`);
-  const emit = opts.onEvent ?? ((): void => {});
-  const owner = makeOwner();
-  const heartbeatMs = opts.heartbeatMs ?? 5000;
-  const staleAfterMs = opts.staleAfterMs ?? 60_000;
-  const pollMs = opts.pollMs ?? Math.min(heartbeatMs, 2000);
-
-  const interruptDeadLocal = async (): Promise<number> => {
-    const dead = (await storage.runningOwners(study.id)).filter((o) => isDeadLocalOwner(o, owner));
-    return dead.length ? storage.interruptOwners(study.id, dead, 'interrupted: its process died') : 0;
-  };
-  const recovered = await interruptDeadLocal();
-  const before = await storage.stateCounts(study.id);
+  const { emit, owner, heartbeatMs, staleAfterMs, pollMs, interruptDeadLocal, before } = await beginRun(opts);
   const finishedBefore = before.completed + before.pruned + before.failed;
-  if (before.completed + before.pruned + before.failed + before.interrupted > 0) {
-    emit({ type: 'resumed', completed: before.completed, interrupted: before.interrupted, recovered });
-  }
 
   // Every trial this process holds: queued (claimed, waiting for a pack) or in a pack.
   const held = new Map<number, TrialRecord>();

@@ -70,18 +70,34 @@ export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
-/** Run (or resume) a study until its budget is met or `signal` aborts. */
-export async function runStudy(opts: RunOptions): Promise<RunSummary> {
-  const { storage, study, pool, scheduler, sampler, signal } = opts;
+/** What both study loops (one trial per task, and packed) set up before they claim anything. */
+export interface RunStart {
+  readonly emit: (e: StudyEvent) => void;
+  /** This process's owner id for claims and heartbeats. */
+  readonly owner: string;
+  readonly heartbeatMs: number;
+  readonly staleAfterMs: number;
+  readonly pollMs: number;
+  /** Interrupt the running trials of processes of this host that no longer exist; returns how many. */
+  readonly interruptDeadLocal: () => Promise<number>;
+  /** State counts after the dead local owners' trials were interrupted. */
+  readonly before: Record<TrialState, number>;
+}
+
+/**
+ * Defaults, an owner id, and recovery: trials left running by dead processes of this host are
+ * interrupted at once (other hosts' trials are judged by their heartbeat inside claimTrial);
+ * emits 'resumed' when the study already has trials.
+ */
+export async function beginRun(
+  opts: Pick<RunOptions, 'storage' | 'study' | 'onEvent' | 'heartbeatMs' | 'staleAfterMs' | 'pollMs'>,
+): Promise<RunStart> {
+  const { storage, study } = opts;
   const emit = opts.onEvent ?? ((): void => {});
   const owner = makeOwner();
   const heartbeatMs = opts.heartbeatMs ?? 5000;
   const staleAfterMs = opts.staleAfterMs ?? 60_000;
   const pollMs = opts.pollMs ?? Math.min(heartbeatMs, 2000);
-
-  // Trials left running by dead processes of this host are interrupted at once; other
-  // hosts' trials are judged by their heartbeat inside claimTrial.
-  /** Interrupt the running trials of processes of this host that no longer exist. */
   const interruptDeadLocal = async (): Promise<number> => {
     const dead = (await storage.runningOwners(study.id)).filter((o) => isDeadLocalOwner(o, owner));
     return dead.length ? storage.interruptOwners(study.id, dead, 'interrupted: its process died') : 0;
@@ -91,6 +107,13 @@ export async function runStudy(opts: RunOptions): Promise<RunSummary> {
   if (before.completed + before.pruned + before.failed + before.interrupted > 0) {
     emit({ type: 'resumed', completed: before.completed, interrupted: before.interrupted, recovered });
   }
+  return { emit, owner, heartbeatMs, staleAfterMs, pollMs, interruptDeadLocal, before };
+}
+
+/** Run (or resume) a study until its budget is met or `signal` aborts. */
+export async function runStudy(opts: RunOptions): Promise<RunSummary> {
+  const { storage, study, pool, scheduler, sampler, signal } = opts;
+  const { emit, owner, heartbeatMs, staleAfterMs, pollMs, interruptDeadLocal } = await beginRun(opts);
 
   const active = new Map<number, Active>();
   let ran = 0;

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { DEBIAN_DIR, locateFashionMnist } from '../../src/data/fashion-mnist.js';
-import { dbRows, hpo, hpoAsync, isOneLineError, tempDb } from './helpers.js';
+import { dbRows, hpo, isOneLineError, killWhen, tempDb } from './helpers.js';
 
 const haveData = locateFashionMnist({ fallbacks: [{ dir: DEBIAN_DIR, source: 'debian' }] }) !== undefined || existsSync(DEBIAN_DIR);
 const skip = !haveData && 'Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)';
@@ -85,31 +84,18 @@ describe('kill -9 in the middle of a study, then resume', { skip }, () => {
     // --pack 1: trials finish one by one, so the kill lands between completions (a packed
     // study's kill -9 is tested in test/study/pack-runner.test.ts).
     const args = ['run', '--study', 'crash', '--storage', db, '--model', 'softmax', '--trials', String(N), '--epochs', '3', '--train-subset', '4000', '--workers', '2', '--seed', '11', '--pack', '1'];
-    const child = hpoAsync(args);
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     // Wait until at least two trials completed and some are running, then kill -9.
-    const deadline = Date.now() + 150_000;
-    let before: TrialRow[] = [];
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 200));
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        assert.fail(`study did not progress: ${stderr}`);
-      }
-      if (!existsSync(db)) continue;
-      try {
-        before = trials(db);
-      } catch {
-        continue; // schema not created yet
-      }
-      const done = before.filter((t) => t.state === 'completed').length;
-      const running = before.filter((t) => t.state === 'running').length;
-      if (done >= 2 && running >= 1 && done < N) break;
-    }
-    child.kill('SIGKILL');
-    await once(child, 'exit');
-    before = trials(db);
+    await killWhen(
+      args,
+      db,
+      () => {
+        const rows = trials(db);
+        const done = rows.filter((t) => t.state === 'completed').length;
+        return done >= 2 && done < N && rows.some((t) => t.state === 'running');
+      },
+      { pollMs: 200 },
+    );
+    const before = trials(db);
     const completedBefore = before.filter((t) => t.state === 'completed');
     const runningBefore = before.filter((t) => t.state === 'running');
     assert.ok(runningBefore.length >= 1, 'killed while trials were running');

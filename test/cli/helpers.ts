@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,4 +49,31 @@ export function tempDb(prefix: string): string {
 export function isOneLineError(r: CliResult): boolean {
   const lines = r.stderr.trim().split('\n');
   return r.code !== 0 && r.code !== null && lines.length === 1 && lines[0]!.startsWith('hpo: ') && !/\n\s+at /.test(r.stderr);
+}
+
+/**
+ * Start `hpo` with `args` and kill -9 it as soon as `ready()` (polled every `pollMs`) says so;
+ * `ready` may throw while the database at `db` is not created yet. Fails the test if that
+ * does not happen within `timeoutMs`. Resolves once the process has exited.
+ */
+export async function killWhen(args: readonly string[], db: string, ready: () => boolean, opts: { pollMs?: number; timeoutMs?: number } = {}): Promise<void> {
+  const child = hpoAsync(args);
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const deadline = Date.now() + (opts.timeoutMs ?? 150_000);
+  for (;;) {
+    await new Promise((res) => setTimeout(res, opts.pollMs ?? 100));
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`study did not progress: ${stderr}`);
+    }
+    if (!existsSync(db)) continue;
+    try {
+      if (ready()) break;
+    } catch {
+      continue; // schema not created yet
+    }
+  }
+  child.kill('SIGKILL');
+  await once(child, 'exit');
 }

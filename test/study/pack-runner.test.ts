@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +7,7 @@ import { DEBIAN_DIR, locateFashionMnist } from '../../src/data/fashion-mnist.js'
 import { openStudy, type OptimizeEvent } from '../../src/index.js';
 import { choosePack } from '../../src/study/pack-runner.js';
 import { UsageError } from '../../src/errors.js';
-import { dbRows, hpo, hpoAsync, isOneLineError } from '../cli/helpers.js';
+import { dbRows, hpo, isOneLineError, killWhen } from '../cli/helpers.js';
 
 const haveData = locateFashionMnist({ fallbacks: [{ dir: DEBIAN_DIR, source: 'debian' }] }) !== undefined || existsSync(DEBIAN_DIR);
 const skip = !haveData && 'Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)';
@@ -96,30 +95,12 @@ describe('kill -9 during a packed study, then resume', { skip }, () => {
     const args = ['run', '--study', 'crash', '--storage', db, '--model', 'softmax', '--trials', String(N), '--epochs', '3', '--train-subset', '3000',
       '--workers', '1', '--pack', '3', '--seed', '12', '--backend', backend];
     const trials = (): TrialRow[] => dbRows<TrialRow>(db, 'SELECT number, state, value, params, attempt, finished_at FROM trials ORDER BY number');
-    const child = hpoAsync(args);
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     // Kill once a pack has finished and the next one has reported at least one epoch.
-    const deadline = Date.now() + 150_000;
-    let before: TrialRow[] = [];
-    for (;;) {
-      await new Promise((res) => setTimeout(res, 100));
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        assert.fail(`study did not progress: ${stderr}`);
-      }
-      if (!existsSync(db)) continue;
-      try {
-        before = trials();
-        const running = dbRows<{ n: number }>(db, "SELECT count(*) AS n FROM reports r JOIN trials t ON t.id = r.trial_id WHERE t.state = 'running'")[0]!.n;
-        if (before.some((t) => t.state === 'completed') && running > 0) break;
-      } catch {
-        continue; // schema not created yet
-      }
-    }
-    child.kill('SIGKILL');
-    await once(child, 'exit');
-    before = trials();
+    await killWhen(args, db, () => {
+      const running = dbRows<{ n: number }>(db, "SELECT count(*) AS n FROM reports r JOIN trials t ON t.id = r.trial_id WHERE t.state = 'running'")[0]!.n;
+      return trials().some((t) => t.state === 'completed') && running > 0;
+    });
+    const before = trials();
     const completedBefore = before.filter((t) => t.state === 'completed');
     const runningBefore = before.filter((t) => t.state === 'running');
     assert.ok(runningBefore.length >= 1 && completedBefore.length < N, 'killed mid-study');
