@@ -40,6 +40,7 @@ export async function infoCommand(a: { storage: string; backend: string; json: b
     info['backend'] = b.name;
     info['versions'] = b.versions;
     info['nativeInstall'] = d.nativeInstall;
+    if (d.kernels) info['matMulKernels'] = d.kernels.active ? `tfjs-hpo GEMM (${d.kernels.isa})` : `libtensorflow's own (tfjs-hpo GEMM off: ${d.kernels.reason})`;
     info['datasetTensors'] = datasetSharing(b.name);
     if (b.warning) info['backendWarning'] = b.warning;
   } catch (e) {
@@ -105,6 +106,7 @@ export async function infoCommand(a: { storage: string; backend: string; json: b
   };
   if (info['nativeInstall']) lines.push(`  native install: ${how[String(info['nativeInstall'])] ?? String(info['nativeInstall'])}`);
   for (const [k, x] of Object.entries(v)) if (k !== 'libtensorflow') lines.push(`  ${k}: ${String(x)}`);
+  if (info['matMulKernels']) lines.push(`  matMul kernels: ${String(info['matMulKernels'])}`);
   if (info['datasetTensors']) {
     lines.push(
       info['datasetTensors'] === 'shared'

@@ -3,6 +3,7 @@ import { fashionTensors, type FashionData, type FashionTensors, type Tf } from '
 import { deriveSeed, FastRng } from '../../random.js';
 import { errorMessage, UsageError } from '../../errors.js';
 import { learningRate } from '../models/common.js';
+import { nativeOps, type NativeOps } from '../native-ops.js';
 import type { PackedModelSpec, PackedNet, PackMember, PackScalars } from './packed-net.js';
 
 interface SlotState {
@@ -112,6 +113,12 @@ export class PackedTrainer {
     const B = this.batchSize;
     const perms = this.slots.map((s) => new FastRng(deriveSeed(s.orderSeed, 'epoch', s.epochs)).permutation(n));
     this.net.startEpoch?.(this.slots.map((s) => s.epochs));
+    const ops = this.net.nativeStep ? nativeOps(tf) : null;
+    if (ops?.hpoGemm) {
+      this.nativeEpoch(ops, perms);
+      for (const s of this.slots) s.epochs++;
+      return;
+    }
     const labels = this.T.trainLabelBytes;
     for (let start = 0; start < n; start += B) {
       const size = Math.min(B, n - start);
@@ -131,6 +138,40 @@ export class PackedTrainer {
       });
     }
     for (const s of this.slots) s.epochs++;
+  }
+
+  /** The epoch's batches as raw eager handles (as EpochBatches.forEachNative for one trial). */
+  private nativeEpoch(ops: NativeOps, perms: readonly Int32Array[]): void {
+    const K = this.slots.length;
+    const n = this.T.nTrain;
+    const B = this.batchSize;
+    const labelBytes = this.T.trainLabelBytes;
+    const trainX = ops.id(this.T.trainX);
+    const axis = ops.ints([0], []);
+    const gatherAttrs = [ops.typeAttr('Tparams', 'float32'), ops.typeAttr('Tindices', 'int32'), ops.typeAttr('Taxis', 'int32')];
+    for (let start = 0; start < n; start += B) {
+      const size = Math.min(B, n - start);
+      const idx = new Int32Array(K * size);
+      const lab = new Int32Array(K * size);
+      for (let k = 0; k < K; k++) {
+        const part = perms[k]!.subarray(start, start + size);
+        idx.set(part, k * size);
+        for (let i = 0; i < size; i++) lab[k * size + i] = labelBytes[part[i]!]!;
+      }
+      const ih = ops.upload([K, size], idx);
+      let x: number;
+      try {
+        x = ops.run('GatherV2', gatherAttrs, [trainX, ih, axis]);
+      } finally {
+        ops.del(ih);
+      }
+      const labels = ops.upload([K * size], lab);
+      try {
+        this.net.nativeStep!(ops, x, labels, this.scalarsFor(size), size);
+      } finally {
+        ops.delAll([x, labels]);
+      }
+    }
   }
 
   /** Test-set misclassification rate of every member, in slot order. One dataSync. */
