@@ -15,7 +15,7 @@ constexpr int VL = GEMM_VL;
 constexpr int MR = GEMM_MR;
 constexpr int NR = 2 * VL;
 constexpr int KC = 256;
-constexpr int MC = MR * 16;
+constexpr int MC = MR * 32;
 constexpr int NC = NR * 64;
 
 static inline vf load(const float* p) {
@@ -25,78 +25,82 @@ static inline vf load(const float* p) {
 }
 static inline void store(float* p, vf v) { __builtin_memcpy(p, &v, sizeof v); }
 
-// Packs rows [i0, i0+mc) x cols [k0, k0+kc) of op(A) into MR-row slivers: for each
-// sliver, kc groups of MR values (one per row), rows past mc padded with zeros.
+// Packs rows [i0, i0+mc) x cols [k0, k0+kc) of op(A) into R-row slivers: for each
+// sliver, kc groups of R values (one per row), rows past mc padded with zeros.
+template <int R>
 static void packA(const float* A, bool transA, int M, int K, int i0, int mc, int k0, int kc, float* out) {
-  for (int s = 0; s < mc; s += MR) {
-    const int rows = mc - s < MR ? mc - s : MR;
+  for (int s = 0; s < mc; s += R) {
+    const int rows = mc - s < R ? mc - s : R;
     for (int k = 0; k < kc; ++k) {
       for (int r = 0; r < rows; ++r) {
         const int i = i0 + s + r, kk = k0 + k;
-        out[k * MR + r] = transA ? A[(size_t)kk * M + i] : A[(size_t)i * K + kk];
+        out[k * R + r] = transA ? A[(size_t)kk * M + i] : A[(size_t)i * K + kk];
       }
-      for (int r = rows; r < MR; ++r) out[k * MR + r] = 0.f;
+      for (int r = rows; r < R; ++r) out[k * R + r] = 0.f;
     }
-    out += (size_t)kc * MR;
+    out += (size_t)kc * R;
   }
 }
 
-// Packs rows [k0, k0+kc) x cols [j0, j0+nc) of op(B) into NR-column slivers.
+// Packs rows [k0, k0+kc) x cols [j0, j0+nc) of op(B) into C-column slivers.
+template <int C>
 static void packB(const float* B, bool transB, int K, int N, int k0, int kc, int j0, int nc, float* out) {
-  for (int s = 0; s < nc; s += NR) {
-    const int cols = nc - s < NR ? nc - s : NR;
+  for (int s = 0; s < nc; s += C) {
+    const int cols = nc - s < C ? nc - s : C;
     for (int k = 0; k < kc; ++k) {
-      float* o = out + (size_t)k * NR;
+      float* o = out + (size_t)k * C;
       const int kk = k0 + k;
-      if (!transB && cols == NR) {
-        __builtin_memcpy(o, B + (size_t)kk * N + j0 + s, NR * sizeof(float));
+      if (!transB && cols == C) {
+        __builtin_memcpy(o, B + (size_t)kk * N + j0 + s, C * sizeof(float));
         continue;
       }
       for (int c = 0; c < cols; ++c) {
         const int j = j0 + s + c;
         o[c] = transB ? B[(size_t)j * K + kk] : B[(size_t)kk * N + j];
       }
-      for (int c = cols; c < NR; ++c) o[c] = 0.f;
+      for (int c = cols; c < C; ++c) o[c] = 0.f;
     }
-    out += (size_t)kc * NR;
+    out += (size_t)kc * C;
   }
 }
 
-// acc[MR][2] = sum over k of a[k][r] * b[k][0..NR); then C (+)= acc for the valid part.
+// An R x (NV vectors) tile: acc[r][v] = sum over k of a[k][r] * b[k][v], one accumulator
+// per element of C, k in order, then C = acc (first K block) or C += acc (later blocks).
+// Every tile shape adds the same terms in the same order, so an element's bits do not
+// depend on the tile it falls in.
+template <int R, int NV>
 static inline void micro(int kc, const float* __restrict a, const float* __restrict b, float* C, int ldc, int rows, int cols, bool accumulate) {
-  vf acc[MR][2];
-#pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = vf{};
+  constexpr int W = NV * VL;
+  vf acc[R][NV];
+#pragma GCC unroll 32
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[r][v] = vf{};
   for (int k = 0; k < kc; ++k) {
-    const vf b0 = load(b), b1 = load(b + VL);
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) {
+    vf bv[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) bv[v] = load(b + v * VL);
+#pragma GCC unroll 32
+    for (int r = 0; r < R; ++r) {
       const vf av = vf{} + a[r];
-      acc[r][0] += av * b0;
-      acc[r][1] += av * b1;
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[r][v] += av * bv[v];
     }
-    a += MR;
-    b += NR;
+    a += R;
+    b += W;
   }
-  if (rows == MR && cols == NR) {
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) {
+  if (rows == R && cols == W) {
+#pragma GCC unroll 32
+    for (int r = 0; r < R; ++r) {
       float* c = C + (size_t)r * ldc;
-      if (accumulate) {
-        store(c, load(c) + acc[r][0]);
-        store(c + VL, load(c + VL) + acc[r][1]);
-      } else {
-        store(c, acc[r][0]);
-        store(c + VL, acc[r][1]);
-      }
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) store(c + v * VL, accumulate ? load(c + v * VL) + acc[r][v] : acc[r][v]);
     }
     return;
   }
-  float tile[MR][NR];
-  for (int r = 0; r < MR; ++r) {
-    store(tile[r], acc[r][0]);
-    store(tile[r] + VL, acc[r][1]);
-  }
+  float tile[R][W];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) store(tile[r] + v * VL, acc[r][v]);
   for (int r = 0; r < rows; ++r)
     for (int c = 0; c < cols; ++c) {
       float* p = C + (size_t)r * ldc + c;
@@ -104,7 +108,7 @@ static inline void micro(int kc, const float* __restrict a, const float* __restr
     }
 }
 
-// Scratch: packed panels, grown on demand, one set per thread.
+// Scratch: packed panels, one set per thread.
 struct Scratch {
   float* a = nullptr;
   float* b = nullptr;
@@ -113,6 +117,31 @@ struct Scratch {
     std::free(b);
   }
 };
+
+// The blocked product with R-row, NV-vector tiles.
+template <int R, int NV>
+static void blocked(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C, Scratch& scratch) {
+  constexpr int W = NV * VL;
+  constexpr int MCr = R * (MC / R);
+  for (int j0 = 0; j0 < N; j0 += NC) {
+    const int nc = N - j0 < NC ? N - j0 : NC;
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      const int kc = K - k0 < KC ? K - k0 : KC;
+      packB<W>(B, transB, K, N, k0, kc, j0, nc, scratch.b);
+      for (int i0 = 0; i0 < M; i0 += MCr) {
+        const int mc = M - i0 < MCr ? M - i0 : MCr;
+        packA<R>(A, transA, M, K, i0, mc, k0, kc, scratch.a);
+        for (int jr = 0; jr < nc; jr += W) {
+          const float* bp = scratch.b + (size_t)(jr / W) * kc * W;
+          for (int ir = 0; ir < mc; ir += R) {
+            const float* ap = scratch.a + (size_t)(ir / R) * kc * R;
+            micro<R, NV>(kc, ap, bp, C + (size_t)(i0 + ir) * N + j0 + jr, N, mc - ir < R ? mc - ir : R, nc - jr < W ? nc - jr : W, k0 > 0);
+          }
+        }
+      }
+    }
+  }
+}
 
 void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C) {
   static thread_local Scratch scratch;
@@ -124,24 +153,12 @@ void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, boo
     for (size_t i = 0; i < (size_t)M * N; ++i) C[i] = 0.f;
     return;
   }
-  for (int j0 = 0; j0 < N; j0 += NC) {
-    const int nc = N - j0 < NC ? N - j0 : NC;
-    for (int k0 = 0; k0 < K; k0 += KC) {
-      const int kc = K - k0 < KC ? K - k0 : KC;
-      packB(B, transB, K, N, k0, kc, j0, nc, scratch.b);
-      for (int i0 = 0; i0 < M; i0 += MC) {
-        const int mc = M - i0 < MC ? M - i0 : MC;
-        packA(A, transA, M, K, i0, mc, k0, kc, scratch.a);
-        for (int jr = 0; jr < nc; jr += NR) {
-          const float* bp = scratch.b + (size_t)(jr / NR) * kc * NR;
-          for (int ir = 0; ir < mc; ir += MR) {
-            const float* ap = scratch.a + (size_t)(ir / MR) * kc * MR;
-            micro(kc, ap, bp, C + (size_t)(i0 + ir) * N + j0 + jr, N, mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR, k0 > 0);
-          }
-        }
-      }
-    }
-  }
+  // Narrow products (N up to one vector: 10 classes, a few filters) take one-vector tiles
+  // with twice the rows; wider ones two-vector tiles.
+  if (N <= VL)
+    blocked<2 * MR, 1>(M, N, K, A, transA, B, transB, C, scratch);
+  else
+    blocked<MR, 2>(M, N, K, A, transA, B, transB, C, scratch);
 }
 
 }  // namespace GEMM_NS

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdlib>
+#include <cstring>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
@@ -43,17 +44,24 @@ namespace hpo {
 
 using Fn = void (*)(int, int, int, const float*, bool, const float*, bool, float*);
 
+// TFJS_HPO_GEMM_ISA=avx2|baseline caps the choice (tests run every body on one machine).
 static Fn pick(const char** name) {
+  const char* cap = std::getenv("TFJS_HPO_GEMM_ISA");
+  const bool noAvx512 = cap && (std::strcmp(cap, "avx2") == 0 || std::strcmp(cap, "baseline") == 0);
+  const bool noAvx2 = cap && std::strcmp(cap, "baseline") == 0;
 #ifdef HPO_GEMM_X86
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+  if (!noAvx512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
     *name = "avx512";
     return gemm_avx512::sgemm;
   }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+  if (!noAvx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     *name = "avx2";
     return gemm_avx2::sgemm;
   }
+#else
+  (void)noAvx512;
+  (void)noAvx2;
 #endif
   *name = "baseline";
   return gemm_base::sgemm;
