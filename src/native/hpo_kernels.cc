@@ -8,6 +8,11 @@
 // arithmetic is gemm.cc's, whose result for one matrix does not depend on the batch it
 // sits in.
 //
+// HpoGatherFlat1 and HpoGatherImage read training images kept as bytes (one uint8 copy per
+// process, in shared memory, registered with registerPixels): inputs `source` (int32 scalar,
+// the registration id) and `indices` (int32, any shape); output float32 pixels / 255 of
+// those rows, shaped [indices..., 785] with a trailing 1 (flat1) or [indices..., 28, 28, 1].
+//
 // The N-API side registers the ops once per process (any thread may load the addon first)
 // and exposes `isa`, `registered` and `sgemm` (for tests, on Float32Arrays).
 #include <node_api.h>
@@ -17,6 +22,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "gemm.h"
 #include "tensorflow/c/c_api.h"
@@ -140,16 +146,97 @@ int kernelToken = 0;
 void* createKernel(TF_OpKernelConstruction*) { return &kernelToken; }
 void deleteKernel(void*) {}
 
+// ------------------------------------------------------------------ pixel gather
+
+constexpr int kPixels = 784;
+
+struct PixelSource {
+  const uint8_t* data;
+  int64_t rows;
+};
+std::mutex sourcesMutex;
+std::vector<PixelSource> sources;  // id = index; entries are never removed
+
+// b / 255 rounded once to float, as JavaScript's `b / 255` stored into a Float32Array.
+struct ByteToUnit {
+  float v[256];
+  ByteToUnit() {
+    for (int b = 0; b < 256; ++b) v[b] = static_cast<float>(b / 255.0);
+  }
+};
+const ByteToUnit unit;
+
+template <bool Flat1>
+void gatherCompute(void*, TF_OpKernelContext* ctx) {
+  Status st;
+  Input src, idx;
+  TF_GetInput(ctx, 0, &src.t, st.s);
+  if (st.ok()) TF_GetInput(ctx, 1, &idx.t, st.s);
+  if (!st.ok()) {
+    TF_OpKernelContext_Failure(ctx, st.s);
+    return;
+  }
+  if (TF_TensorType(src.t) != TF_INT32 || TF_NumDims(src.t) != 0 || TF_TensorType(idx.t) != TF_INT32) {
+    fail(ctx, "HpoGather: source must be an int32 scalar and indices int32");
+    return;
+  }
+  const int32_t id = *static_cast<const int32_t*>(TF_TensorData(src.t));
+  PixelSource ps;
+  {
+    std::lock_guard<std::mutex> lock(sourcesMutex);
+    if (id < 0 || static_cast<size_t>(id) >= sources.size()) {
+      fail(ctx, "HpoGather: unknown pixel source " + std::to_string(id));
+      return;
+    }
+    ps = sources[id];
+  }
+  const int rank = TF_NumDims(idx.t);
+  int64_t n = 1;
+  std::vector<int64_t> dims;
+  for (int i = 0; i < rank; ++i) {
+    dims.push_back(TF_Dim(idx.t, i));
+    n *= dims.back();
+  }
+  if (Flat1) {
+    dims.push_back(kPixels + 1);
+  } else {
+    dims.insert(dims.end(), {28, 28, 1});
+  }
+  const int width = Flat1 ? kPixels + 1 : kPixels;
+  const int32_t* rows = static_cast<const int32_t*>(TF_TensorData(idx.t));
+  for (int64_t i = 0; i < n; ++i) {
+    if (rows[i] < 0 || rows[i] >= ps.rows) {
+      fail(ctx, "HpoGather: row " + std::to_string(rows[i]) + " is outside [0, " + std::to_string(ps.rows) + ")");
+      return;
+    }
+  }
+  TF_Tensor* out = TF_AllocateTensor(TF_FLOAT, dims.data(), static_cast<int>(dims.size()), sizeof(float) * n * width);
+  if (!out) {
+    fail(ctx, "HpoGather: allocation failed");
+    return;
+  }
+  float* o = static_cast<float*>(TF_TensorData(out));
+  for (int64_t i = 0; i < n; ++i, o += width) {
+    const uint8_t* p = ps.data + static_cast<int64_t>(rows[i]) * kPixels;
+    for (int c = 0; c < kPixels; ++c) o[c] = unit.v[p[c]];
+    if (Flat1) o[kPixels] = 1.f;
+  }
+  TF_SetOutput(ctx, 0, out, st.s);
+  TF_DeleteTensor(out);
+  if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
+}
+
 void unknownShape(TF_ShapeInferenceContext* ctx, TF_Status* status) {
   TF_ShapeInferenceContextSetUnknownShape(ctx, status);
 }
 
-std::string registerMatMul(const char* name, void (*compute)(void*, TF_OpKernelContext*)) {
+std::string registerOp(const char* name, const char* in0, const char* in1, const char* out,
+                       void (*compute)(void*, TF_OpKernelContext*)) {
   Status st;
   TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
-  TF_OpDefinitionBuilderAddInput(op, "a: float");
-  TF_OpDefinitionBuilderAddInput(op, "b: float");
-  TF_OpDefinitionBuilderAddOutput(op, "product: float");
+  TF_OpDefinitionBuilderAddInput(op, in0);
+  TF_OpDefinitionBuilderAddInput(op, in1);
+  TF_OpDefinitionBuilderAddOutput(op, out);
   TF_OpDefinitionBuilderSetShapeInferenceFunction(op, unknownShape);
   TF_RegisterOpDefinition(op, st.s);
   if (!st.ok()) return std::string(name) + ": " + TF_Message(st.s);
@@ -171,9 +258,12 @@ void registerAll() {
         {"HpoMatMulTT", matMulCompute<true, true>},
     };
     for (const auto& [name, fn] : ops) {
-      registerError = registerMatMul(name, fn);
+      registerError = registerOp(name, "a: float", "b: float", "product: float", fn);
       if (!registerError.empty()) return;
     }
+    registerError = registerOp("HpoGatherFlat1", "source: int32", "indices: int32", "pixels: float", gatherCompute<true>);
+    if (registerError.empty())
+      registerError = registerOp("HpoGatherImage", "source: int32", "indices: int32", "pixels: float", gatherCompute<false>);
   });
 }
 
@@ -219,6 +309,37 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// registerPixels(images: Uint8Array of rows x 784 bytes, in memory that outlives every use:
+// a SharedArrayBuffer the process keeps) -> id for HpoGather*. The same memory and row
+// count get the same id in every thread.
+napi_value RegisterPixels(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  bool is = false;
+  if (argc != 1 || napi_is_typedarray(env, argv[0], &is) != napi_ok || !is) return throwError(env, "registerPixels: expected a Uint8Array");
+  napi_typedarray_type type;
+  size_t length, offset;
+  void* raw;
+  napi_value buffer;
+  napi_get_typedarray_info(env, argv[0], &type, &length, &raw, &buffer, &offset);
+  if (type != napi_uint8_array || length % kPixels != 0 || length == 0) return throwError(env, "registerPixels: expected a Uint8Array of whole 784-byte images");
+  const PixelSource ps{static_cast<const uint8_t*>(raw), static_cast<int64_t>(length / kPixels)};
+  int32_t id = -1;
+  {
+    std::lock_guard<std::mutex> lock(sourcesMutex);
+    for (size_t i = 0; i < sources.size(); ++i)
+      if (sources[i].data == ps.data && sources[i].rows == ps.rows) id = static_cast<int32_t>(i);
+    if (id < 0) {
+      id = static_cast<int32_t>(sources.size());
+      sources.push_back(ps);
+    }
+  }
+  napi_value v;
+  napi_create_int32(env, id, &v);
+  return v;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   registerAll();
   napi_value v;
@@ -230,6 +351,8 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "registerError", v);
   napi_create_function(env, "sgemm", NAPI_AUTO_LENGTH, Sgemm, nullptr, &v);
   napi_set_named_property(env, exports, "sgemm", v);
+  napi_create_function(env, "registerPixels", NAPI_AUTO_LENGTH, RegisterPixels, nullptr, &v);
+  napi_set_named_property(env, exports, "registerPixels", v);
   return exports;
 }
 

@@ -30,6 +30,11 @@ export interface HpoKernelsAddon {
   readonly registerError: string;
   /** C[M,N] = op(A) op(B) on Float32Arrays (row-major), for tests and benchmarks. */
   sgemm(M: number, N: number, K: number, a: Float32Array, transA: boolean, b: Float32Array, transB: boolean, c: Float32Array): void;
+  /**
+   * Registers training images kept as bytes (rows x 784, in memory that outlives every use)
+   * for the HpoGatherFlat1 / HpoGatherImage ops; returns the id they take.
+   */
+  registerPixels(images: Uint8Array): number;
 }
 
 /** Status of the kernels in this thread, for `hpo info` and benchmarks. */

@@ -109,9 +109,11 @@ export async function infoCommand(a: { storage: string; backend: string; json: b
   if (info['matMulKernels']) lines.push(`  matMul kernels: ${String(info['matMulKernels'])}`);
   if (info['datasetTensors']) {
     lines.push(
-      info['datasetTensors'] === 'shared'
-        ? '  dataset tensors: one float32 copy per process, shared by every worker thread (read in place)'
-        : '  dataset tensors: one float32 copy per worker thread (this backend copies its inputs)',
+      info['datasetTensors'] === 'shared-bytes'
+        ? '  dataset tensors: one copy per process, shared by every worker thread: training images as bytes (converted per batch by tfjs-hpo\'s gather op), test images as float32'
+        : info['datasetTensors'] === 'shared'
+          ? '  dataset tensors: one float32 copy per process, shared by every worker thread (read in place)'
+          : '  dataset tensors: one float32 copy per worker thread (this backend copies its inputs)',
     );
   }
   const t = info['threads'] as Record<string, unknown>;

@@ -1,5 +1,5 @@
 import type * as tfTypes from '@tensorflow/tfjs';
-import { fashionTensors, type FashionData, type FashionTensors, type Tf } from '../data.js';
+import { fashionTensors, TEST_ROW_ALIGN, type FashionData, type FashionTensors, type Tf } from '../data.js';
 import { deriveSeed, FastRng } from '../../random.js';
 import { errorMessage, UsageError } from '../../errors.js';
 import { learningRate } from '../models/common.js';
@@ -133,7 +133,7 @@ export class PackedTrainer {
       const s = this.scalarsFor(size);
       tf.tidy(() => {
         // Indices shaped [K, size] gather straight into [K, size, ...] (no Reshape op).
-        const x = tf.gather(this.T.trainX, tf.tensor2d(idx, [K, size], 'int32'));
+        const x = this.T.gatherTrain(tf.tensor2d(idx, [K, size], 'int32'));
         this.net.step(x, tf.tensor3d(oh, [K, size, 10], 'float32'), s);
       });
     }
@@ -146,9 +146,6 @@ export class PackedTrainer {
     const n = this.T.nTrain;
     const B = this.batchSize;
     const labelBytes = this.T.trainLabelBytes;
-    const trainX = ops.id(this.T.trainX);
-    const axis = ops.ints([0], []);
-    const gatherAttrs = [ops.typeAttr('Tparams', 'float32'), ops.typeAttr('Tindices', 'int32'), ops.typeAttr('Taxis', 'int32')];
     for (let start = 0; start < n; start += B) {
       const size = Math.min(B, n - start);
       const idx = new Int32Array(K * size);
@@ -161,7 +158,7 @@ export class PackedTrainer {
       const ih = ops.upload([K, size], idx);
       let x: number;
       try {
-        x = ops.run('GatherV2', gatherAttrs, [trainX, ih, axis]);
+        x = this.T.gatherTrainNative(ops, ih);
       } finally {
         ops.del(ih);
       }
@@ -181,12 +178,14 @@ export class PackedTrainer {
     if (K === 0) return [];
     const tf = this.tf;
     const T = this.T;
-    const chunk = this.spec.evalChunk;
+    // Chunks of whole TEST_ROW_ALIGN rows read the shared test rows in place (testRows);
+    // a Slice would copy 15.7 MB per 5000 flat rows into the thread's malloc arena.
+    const chunk = this.spec.evalChunk > TEST_ROW_ALIGN ? this.spec.evalChunk - (this.spec.evalChunk % TEST_ROW_ALIGN) : this.spec.evalChunk;
     const wrong = tf.tidy(() => {
       let acc: tfTypes.Tensor | undefined;
       for (let start = 0; start < T.nTest; start += chunk) {
         const size = Math.min(chunk, T.nTest - start);
-        const x = size === T.nTest ? T.testX : tf.slice(T.testX, start, size);
+        const x = size === T.nTest ? T.testX : T.testRows(start, size);
         const y = size === T.nTest ? T.testLabels : tf.slice(T.testLabels, start, size);
         const w = tf.sum(tf.cast(tf.notEqual(tf.argMax(this.net.logits(x), 2), y), 'int32'), 1);
         acc = acc === undefined ? w : tf.add(acc, w);
