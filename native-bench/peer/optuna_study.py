@@ -131,7 +131,11 @@ def worker(a):
             trial.report(err, epoch + 1)
         return err
 
-    study.optimize(objective, callbacks=[optuna.study.MaxTrialsCallback(a.trials, states=None)])
+    # Every state but WAITING: enqueued configurations (--configs) wait in the study from
+    # the start and must not count towards the budget before they run.
+    TS = optuna.trial.TrialState
+    counted = (TS.COMPLETE, TS.PRUNED, TS.FAIL, TS.RUNNING)
+    study.optimize(objective, callbacks=[optuna.study.MaxTrialsCallback(a.trials, states=counted)])
 
 
 def summary(a):
