@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 // as each worker of `hpo run` does.
 const SCRIPTS = {
   steps: ['steps.mjs', '--threads', '1', '--rounds', '2'],
+  gemm: ['gemm.mjs'],
   // book and MLP studies, 3 seeds each, alternating with the peer (about 5 minutes).
   compare: ['study-compare.mjs', '--rounds', '1', '--seeds', '1,2,3'],
   throughput: ['throughput.mjs'],

@@ -31,12 +31,21 @@ template <int R>
 static void packA(const float* A, bool transA, int M, int K, int i0, int mc, int k0, int kc, float* out) {
   for (int s = 0; s < mc; s += R) {
     const int rows = mc - s < R ? mc - s : R;
-    for (int k = 0; k < kc; ++k) {
-      for (int r = 0; r < rows; ++r) {
-        const int i = i0 + s + r, kk = k0 + k;
-        out[k * R + r] = transA ? A[(size_t)kk * M + i] : A[(size_t)i * K + kk];
+    if (transA) {
+      // op(A) rows are columns of A: for each k, R consecutive floats.
+      for (int k = 0; k < kc; ++k) {
+        const float* src = A + (size_t)(k0 + k) * M + i0 + s;
+        for (int r = 0; r < rows; ++r) out[k * R + r] = src[r];
+        for (int r = rows; r < R; ++r) out[k * R + r] = 0.f;
       }
-      for (int r = rows; r < R; ++r) out[k * R + r] = 0.f;
+    } else {
+      // Row by row (contiguous reads; the sliver is small enough to stay in L1).
+      for (int r = 0; r < rows; ++r) {
+        const float* src = A + (size_t)(i0 + s + r) * K + k0;
+        for (int k = 0; k < kc; ++k) out[k * R + r] = src[k];
+      }
+      for (int r = rows; r < R; ++r)
+        for (int k = 0; k < kc; ++k) out[k * R + r] = 0.f;
     }
     out += (size_t)kc * R;
   }
@@ -54,11 +63,19 @@ static void packB(const float* B, bool transB, int K, int N, int k0, int kc, int
         __builtin_memcpy(o, B + (size_t)kk * N + j0 + s, C * sizeof(float));
         continue;
       }
-      for (int c = 0; c < cols; ++c) {
-        const int j = j0 + s + c;
-        o[c] = transB ? B[(size_t)j * K + kk] : B[(size_t)kk * N + j];
+      if (!transB) {
+        for (int c = 0; c < cols; ++c) o[c] = B[(size_t)kk * N + j0 + s + c];
+        for (int c = cols; c < C; ++c) o[c] = 0.f;
       }
-      for (int c = cols; c < C; ++c) o[c] = 0.f;
+    }
+    if (transB) {
+      // op(B) columns are rows of B: column by column, contiguous reads.
+      for (int c = 0; c < cols; ++c) {
+        const float* src = B + (size_t)(j0 + s + c) * K + k0;
+        for (int k = 0; k < kc; ++k) out[(size_t)k * C + c] = src[k];
+      }
+      for (int c = cols; c < C; ++c)
+        for (int k = 0; k < kc; ++k) out[(size_t)k * C + c] = 0.f;
     }
     out += (size_t)kc * C;
   }
@@ -143,6 +160,42 @@ static void blocked(int M, int N, int K, const float* A, bool transA, const floa
   }
 }
 
+// Narrow products with a plain A (N up to one vector: im2col columns times a few filters,
+// activations times 10 classes): A is read in place, R rows at a time, and only op(B) is
+// packed, one vector per k. Packing A would copy the biggest operand for a few FMAs per
+// element. Same sums in the same order as `blocked` (k in order within KC blocks; C = the
+// first block's sum, then C += each later block's), so the bits are the same as there.
+static void narrowDirect(int M, int N, int K, const float* A, const float* B, bool transB, float* C, Scratch& scratch) {
+  constexpr int R = 2 * MR;
+  float* bp = scratch.b;
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    const int kc = K - k0 < KC ? K - k0 : KC;
+    packB<VL>(B, transB, K, N, k0, kc, 0, N, bp);
+    for (int i0 = 0; i0 < M; i0 += R) {
+      const int rows = M - i0 < R ? M - i0 : R;
+      const float* arow[R];
+      for (int r = 0; r < R; ++r) arow[r] = A + (size_t)(i0 + (r < rows ? r : rows - 1)) * K + k0;
+      vf acc[R];
+#pragma GCC unroll 32
+      for (int r = 0; r < R; ++r) acc[r] = vf{};
+      for (int k = 0; k < kc; ++k) {
+        const vf bv = load(bp + (size_t)k * VL);
+#pragma GCC unroll 32
+        for (int r = 0; r < R; ++r) acc[r] += (vf{} + arow[r][k]) * bv;
+      }
+      float tile[VL];
+      for (int r = 0; r < rows; ++r) {
+        store(tile, acc[r]);
+        float* c = C + (size_t)(i0 + r) * N;
+        if (k0 > 0)
+          for (int j = 0; j < N; ++j) c[j] += tile[j];
+        else
+          for (int j = 0; j < N; ++j) c[j] = tile[j];
+      }
+    }
+  }
+}
+
 void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C) {
   static thread_local Scratch scratch;
   if (!scratch.a) {
@@ -155,7 +208,9 @@ void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, boo
   }
   // Narrow products (N up to one vector: 10 classes, a few filters) take one-vector tiles
   // with twice the rows; wider ones two-vector tiles.
-  if (N <= VL)
+  if (N <= VL && !transA)
+    narrowDirect(M, N, K, A, B, transB, C, scratch);
+  else if (N <= VL)
     blocked<2 * MR, 1>(M, N, K, A, transA, B, transB, C, scratch);
   else
     blocked<MR, 2>(M, N, K, A, transA, B, transB, C, scratch);

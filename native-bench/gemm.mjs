@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+// tfjs-hpo's GEMM (HpoMatMul, src/native) against libtensorflow's own MatMul and
+// BatchMatMulV2 on the products the built-in models run, one thread, in one process,
+// alternating op by op. Times are per call through tfjs-node's binding (TFE_Execute plus
+// one N-API crossing, as the training steps call them); best of --rounds rounds, each the
+// median of 3 batches of calls. Writes the "## matMul kernels" section of RESULTS.md.
+// Run after `npx tsc -p tsconfig.json`:
+//   node native-bench/gemm.mjs [--rounds 3] [--no-write]
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { machineLine, writeSection } from './results.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const rounds = Number(opt('rounds', '3'));
+
+const { loadBackend } = await import(path.join(root, 'dist/src/training/backend.js'));
+const { hpoKernels, matMulOpName } = await import(path.join(root, 'dist/src/training/hpo-kernels.js'));
+const { tf } = await loadBackend('tensorflow', { intraOpThreads: 1, interOpThreads: 1 });
+const kernels = hpoKernels();
+if (!kernels) throw new Error('tfjs-hpo kernels are not loaded (npm install builds them; TFJS_HPO_KERNELS unset)');
+const be = tf.backend();
+const b = be.binding;
+
+// [label, batch (0: plain 2-D), M, N, K, transposeA, transposeB]
+const CASES = [
+  ['softmax b16: x W', 0, 16, 10, 785, false, false],
+  ['softmax b16: x^T d', 0, 785, 10, 16, true, false],
+  ['MLP b256 H128: x W1', 0, 256, 128, 785, false, false],
+  ['MLP b256 H128: x^T dpre', 0, 785, 128, 256, true, false],
+  ['MLP b256 H128: h W2', 0, 256, 10, 128, false, false],
+  ['MLP b256 H512: x W1', 0, 256, 512, 785, false, false],
+  ['MLP b256 H512: x^T dpre', 0, 785, 512, 256, true, false],
+  ['MLP eval 5000 rows H512: x W1', 0, 5000, 512, 785, false, false],
+  ['LeNet b64 conv1 im2col: cols W', 0, 64 * 784, 6, 25, false, false],
+  ['LeNet b64 conv1 filter grad', 0, 25, 6, 64 * 784, true, false],
+  ['LeNet b64 conv2 im2col: cols W', 0, 64 * 100, 16, 150, false, false],
+  ['packed softmax K=8 b16: x Wt^T', 8, 16, 10, 785, false, true],
+  ['packed softmax K=8 b16: d^T x', 8, 10, 785, 16, true, false],
+  ['packed MLP K=4 b256 H128: x W1', 4, 256, 128, 785, false, false],
+];
+
+function operands(batch, M, N, K, ta, tb) {
+  const lead = batch ? [batch] : [];
+  const a = tf.randomNormal([...lead, ...(ta ? [K, M] : [M, K])]);
+  const bb = tf.randomNormal([...lead, ...(tb ? [N, K] : [K, N])]);
+  return [a, bb];
+}
+
+const tfAttrs = (batch, ta, tb) =>
+  batch
+    ? [{ name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT }, { name: 'adj_x', type: b.TF_ATTR_BOOL, value: ta }, { name: 'adj_y', type: b.TF_ATTR_BOOL, value: tb }]
+    : [{ name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT }, { name: 'transpose_a', type: b.TF_ATTR_BOOL, value: ta }, { name: 'transpose_b', type: b.TF_ATTR_BOOL, value: tb }];
+
+function timeOp(op, attrs, ids, calls) {
+  const per = [];
+  for (let r = 0; r < 3; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < calls; i++) b.deleteTensor(b.executeOp(op, attrs, ids, 1)[0].id);
+    per.push(Number(process.hrtime.bigint() - t0) / calls / 1000);
+  }
+  return per.sort((x, y) => x - y)[1];
+}
+
+const rows = [];
+for (const [label, batch, M, N, K, ta, tb] of CASES) {
+  const [a, bb] = operands(batch, M, N, K, ta, tb);
+  const ids = be.getInputTensorIds([a, bb]);
+  const flops = 2 * (batch || 1) * M * N * K;
+  const calls = Math.max(5, Math.min(2000, Math.round(2e8 / flops)));
+  const theirs = batch ? 'BatchMatMulV2' : 'MatMul';
+  let best = { tf: Infinity, ours: Infinity };
+  for (let r = 0; r < rounds; r++) {
+    best.tf = Math.min(best.tf, timeOp(theirs, tfAttrs(batch, ta, tb), ids, calls));
+    best.ours = Math.min(best.ours, timeOp(matMulOpName(ta, tb), [], ids, calls));
+  }
+  rows.push({ label, shape: `${batch ? `${batch} x ` : ''}[${M}, ${K}] x [${K}, ${N}]${ta || tb ? ` (${ta ? 'A' : ''}${ta && tb ? ', ' : ''}${tb ? 'B' : ''} transposed)` : ''}`, theirs, ...best, gflops: flops / best.ours / 1e3 });
+  tf.dispose([a, bb]);
+  process.stderr.write(`gemm: ${label}: ${theirs} ${best.tf.toFixed(1)} us, HpoMatMul ${best.ours.toFixed(1)} us\n`);
+}
+
+const load = os.loadavg()[0].toFixed(1);
+const section = [
+  machineLine([`libtensorflow ${b.TF_Version}, 1 intra-op / 1 inter-op thread`, `tfjs-hpo GEMM body: ${kernels.isa}`, `1-min load average at the end ${load}`]),
+  '',
+  'Command: `npx tsc -p tsconfig.json && node native-bench/gemm.mjs' + (rounds !== 3 ? ` --rounds ${rounds}` : '') + '`. Per call through tfjs-node\'s binding, one thread, the two ops alternating; best of ' + rounds + ' rounds of the median of 3 batches of calls. libtensorflow 1.15 runs MatMul through MKL-DNN\'s JIT GEMM (AVX-512 here) and BatchMatMulV2 through Eigen.',
+  '',
+  '| product | shape | libtensorflow op | libtensorflow | HpoMatMul | HpoMatMul / libtensorflow | HpoMatMul GFLOP/s |',
+  '|---|---|---|---:|---:|---:|---:|',
+  ...rows.map((r) => `| ${r.label} | ${r.shape} | ${r.theirs} | ${r.tf.toFixed(1)} us | ${r.ours.toFixed(1)} us | ${(r.ours / r.tf).toFixed(2)} | ${r.gflops.toFixed(0)} |`),
+].join('\n');
+console.log(section);
+if (!args.includes('--no-write')) writeSection('matMul kernels', section);
