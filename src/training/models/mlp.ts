@@ -125,55 +125,19 @@ export class MlpNet implements Net {
     }
   }
 
-  /**
-   * The lean step as TF eager ops: the loss gradient from SparseSoftmaxCrossEntropyWithLogits,
-   * ReluGrad(t, hd) = t * (hd > 0) in place of Sign and Mul (hd >= 0, so the same values).
-   */
+  /** The lean step as TF eager ops with a given mask handle (tests pass a fixed one); see {@link mlpNativeStep}. */
   nativeStepMasked(ops: NativeOps, x: Handle, labels: Handle, s: StepScalars, mask: Handle | null): void {
-    const W1 = ops.id(this.W1);
-    const W2 = ops.id(this.W2);
-    const b2 = ops.id(this.b2);
-    const a = ops.matMul(x, W1);
-    const h = ops.run('Relu', ops.tFloat, [a]);
-    ops.del(a);
-    let hd = h;
-    if (mask !== null) {
-      hd = ops.bin('Mul', h, mask);
-      ops.del(h);
-    }
-    const z0 = ops.matMul(hd, W2);
-    const z = ops.bin('Add', z0, b2);
-    ops.del(z0);
-    const g = ops.xentGrad(z, labels);
-    ops.del(z);
-    const d = ops.bin('Mul', g, ops.id(s.lrOverB));
-    ops.del(g);
-    const dForH = mask !== null && this.keepScale !== null ? ops.bin('Mul', d, ops.id(this.keepScale)) : d;
-    const t = ops.matMul(dForH, W2, false, true);
-    if (dForH !== d) ops.del(dForH);
-    const dpre = ops.bin('ReluGrad', t, hd);
-    ops.del(t);
-    const gW2 = ops.matMul(hd, d, true, false);
-    ops.del(hd);
-    const gb2 = this.biasGrad(ops, d, s.rows);
-    ops.del(d);
-    ops.setVariable(this.tf, this.W2, ops.subFree(W2, gW2));
-    ops.setVariable(this.tf, this.b2, ops.subFree(b2, gb2));
-    const gW1 = ops.matMul(x, dpre, true, false);
-    ops.del(dpre);
-    ops.setVariable(this.tf, this.W1, ops.subFree(W1, gW1));
-  }
-
-  /**
-   * The rows of d summed: with tfjs-hpo's GEMM as ones·d, so a packed trial (which sums
-   * the same way per slot) gets the same bits; else TF's Sum.
-   */
-  private biasGrad(ops: NativeOps, d: Handle, rows: number): Handle {
-    if (!ops.hpoGemm) return ops.sum(d, [0]);
-    const r = ops.sumRows(d, rows, false);
-    const g = ops.reshape(r, [10]);
-    ops.del(r);
-    return g;
+    mlpNativeStep(ops, {
+      x,
+      labels,
+      mask,
+      rows: s.rows,
+      slots: null,
+      lrOverB: ops.id(s.lrOverB),
+      keepScale: this.keepScale && ops.id(this.keepScale),
+      vars: [this.W1, this.W2, this.b2],
+      set: (v, h) => ops.setVariable(this.tf, v, h),
+    });
   }
 
   /** Reference: the same forward pass, gradients by tf.variableGrads. */
@@ -192,6 +156,93 @@ export class MlpNet implements Net {
     this.keepScale?.dispose();
     this.maskStreamId?.dispose();
   }
+}
+
+/** What {@link mlpNativeStep} works on: one net, or K stacked slots of a packed net. */
+export interface MlpStepIo {
+  /** Pixels [rows, 785], or [K, rows, 785] for K slots. */
+  readonly x: Handle;
+  /** int32 class indices [rows] (or [K * rows]). */
+  readonly labels: Handle;
+  /** Dropout mask [rows, H] (or [K, rows, H]) with 0 or 1/(1-p), or null without dropout. */
+  readonly mask: Handle | null;
+  readonly rows: number;
+  /** K for a packed net (variables [K, ...], per-slot scalars [K, 1, 1]); null for one net. */
+  readonly slots: number | null;
+  /** lr / rows: a scalar, or [K, 1, 1]. */
+  readonly lrOverB: Handle;
+  /** 1 / (1 - p) (scalar or [K, 1, 1]), or null; only used with a mask. */
+  readonly keepScale: Handle | null;
+  /** W1 [785, H], W2 [H, 10], b2 [10] (packed: [K, 785, H], [K, H, 10], [K, 1, 10]). */
+  readonly vars: readonly [tfTypes.Variable, tfTypes.Variable, tfTypes.Variable];
+  /** Make the variable hold a new handle (taking it over). */
+  set(v: tfTypes.Variable, h: Handle): void;
+}
+
+/**
+ * The MLP's lean step as TF eager ops, for one net or a packed net's K slots alike (so a
+ * packed slot runs exactly the ops of the net alone; row-wise ops see [K * rows, ...]):
+ *   h = relu(x W1); hd = h * m; g = xent'(hd W2 + b2) (SparseSoftmaxCrossEntropyWithLogits);
+ *   d = g lr/B; dpre = ReluGrad((d s) W2^T, hd); W2 -= hd^T d; b2 -= sum_rows(d); W1 -= x^T dpre.
+ * ReluGrad(t, hd) = t * (hd > 0) replaces Sign and Mul (hd >= 0, so the same values).
+ */
+export function mlpNativeStep(ops: NativeOps, io: MlpStepIo): void {
+  const [vW1, vW2, vb2] = io.vars;
+  const W1 = ops.id(vW1);
+  const W2 = ops.id(vW2);
+  const b2 = ops.id(vb2);
+  const { x, mask, rows, slots } = io;
+  const a = ops.matMul(x, W1);
+  const h = ops.run('Relu', ops.tFloat, [a]);
+  ops.del(a);
+  let hd = h;
+  if (mask !== null) {
+    hd = ops.bin('Mul', h, mask);
+    ops.del(h);
+  }
+  const z0 = ops.matMul(hd, W2);
+  const z = ops.bin('Add', z0, b2);
+  ops.del(z0);
+  let g: Handle;
+  if (slots === null) {
+    g = ops.xentGrad(z, io.labels);
+  } else {
+    const z2 = ops.reshape(z, [slots * rows, 10]);
+    const g2 = ops.xentGrad(z2, io.labels);
+    ops.del(z2);
+    g = ops.reshape(g2, [slots, rows, 10]);
+    ops.del(g2);
+  }
+  ops.del(z);
+  const d = ops.bin('Mul', g, io.lrOverB);
+  ops.del(g);
+  const dForH = mask !== null && io.keepScale !== null ? ops.bin('Mul', d, io.keepScale) : d;
+  const t = ops.matMul(dForH, W2, false, true);
+  if (dForH !== d) ops.del(dForH);
+  const dpre = ops.bin('ReluGrad', t, hd);
+  ops.del(t);
+  const gW2 = ops.matMul(hd, d, true, false);
+  ops.del(hd);
+  const gb2 = biasGrad(ops, d, rows, slots !== null);
+  ops.del(d);
+  io.set(vW2, ops.subFree(W2, gW2));
+  io.set(vb2, ops.subFree(b2, gb2));
+  const gW1 = ops.matMul(x, dpre, true, false);
+  ops.del(dpre);
+  io.set(vW1, ops.subFree(W1, gW1));
+}
+
+/**
+ * The rows of d summed: with tfjs-hpo's GEMM as ones·d (for a packed d [K, rows, 10]:
+ * [K, 1, 10], b2's shape), so a packed slot sums exactly as the net alone; else TF's Sum.
+ */
+function biasGrad(ops: NativeOps, d: Handle, rows: number, packed: boolean): Handle {
+  if (packed) return ops.sumRows(d, rows, true);
+  if (!ops.hpoGemm) return ops.sum(d, [0]);
+  const r = ops.sumRows(d, rows, false);
+  const g = ops.reshape(r, [10]);
+  ops.del(r);
+  return g;
 }
 
 /**

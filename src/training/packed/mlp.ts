@@ -4,7 +4,7 @@ import { PIXELS, type Tf } from '../data.js';
 import { deriveSeed, FastRng } from '../../random.js';
 import { UsageError } from '../../errors.js';
 import { batchSize, epochDropoutRng, numParam } from '../models/common.js';
-import { MlpNet, mlpModel } from '../models/mlp.js';
+import { MlpNet, mlpModel, mlpNativeStep } from '../models/mlp.js';
 import type { Handle, NativeOps } from '../native-ops.js';
 import { batchMatMul, replaceVariable, slot, stackSlots, type PackedModelSpec, type PackedNet, type PackMember, type PackScalars } from './packed-net.js';
 
@@ -183,45 +183,23 @@ export class PackedMlpNet implements PackedNet {
    * without dropout change no bit; the bias gradient is ones·d as there).
    */
   nativeStep(ops: NativeOps, x: Handle, labels: Handle, s: PackScalars, rows: number): void {
-    const K = this.shapes.length;
-    const W1 = ops.id(this.W1!);
-    const W2 = ops.id(this.W2!);
-    const b2 = ops.id(this.b2!);
     const values = this.maskValues(rows);
-    const mask = values === null ? null : ops.upload([K, rows, this.hmax], values);
-    const a = ops.matMul(x, W1);
-    const h = ops.run('Relu', ops.tFloat, [a]);
-    ops.del(a);
-    let hd = h;
-    if (mask !== null) {
-      hd = ops.bin('Mul', h, mask);
-      ops.delAll([h, mask]);
+    const mask = values === null ? null : ops.upload([this.shapes.length, rows, this.hmax], values);
+    try {
+      mlpNativeStep(ops, {
+        x,
+        labels,
+        mask,
+        rows,
+        slots: this.shapes.length,
+        lrOverB: ops.id(s.lrOverB),
+        keepScale: this.keepScale && ops.id(this.keepScale),
+        vars: [this.W1!, this.W2!, this.b2!],
+        set: (v, h) => ops.setVariable(this.tf, v, h),
+      });
+    } finally {
+      if (mask !== null) ops.del(mask);
     }
-    const z0 = ops.matMul(hd, W2);
-    const z = ops.bin('Add', z0, b2);
-    ops.del(z0);
-    const z2 = ops.reshape(z, [K * rows, 10]);
-    ops.del(z);
-    const g2 = ops.xentGrad(z2, labels);
-    ops.del(z2);
-    const g = ops.reshape(g2, [K, rows, 10]);
-    ops.del(g2);
-    const d = ops.bin('Mul', g, ops.id(s.lrOverB));
-    ops.del(g);
-    const dForH = this.keepScale !== null ? ops.bin('Mul', d, ops.id(this.keepScale)) : d;
-    const t = ops.matMul(dForH, W2, false, true);
-    if (dForH !== d) ops.del(dForH);
-    const dpre = ops.bin('ReluGrad', t, hd);
-    ops.del(t);
-    const gW2 = ops.matMul(hd, d, true, false);
-    ops.del(hd);
-    const gb2 = ops.sumRows(d, rows, true);
-    ops.del(d);
-    ops.setVariable(this.tf, this.W2!, ops.subFree(W2, gW2));
-    ops.setVariable(this.tf, this.b2!, ops.subFree(b2, gb2));
-    const gW1 = ops.matMul(x, dpre, true, false);
-    ops.del(dpre);
-    ops.setVariable(this.tf, this.W1!, ops.subFree(W1, gW1));
   }
 
   logits(x: tfTypes.Tensor): T3 {
