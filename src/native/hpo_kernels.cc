@@ -8,6 +8,12 @@
 // arithmetic is gemm.cc's, whose result for one matrix does not depend on the batch it
 // sits in.
 //
+// HpoXentGrad(logits [..., C] float, labels [...] int32) -> softmax(logits) - onehot(labels),
+// row by row with the same scalar code for every row: the gradient of a row does not depend
+// on where it sits in the tensor (libtensorflow's SparseSoftmaxCrossEntropyWithLogits runs
+// vector exp on most elements and scalar exp on a tail, so a row's bits depend on its
+// position, and a packed [K x B, C] batch would not match the trial's own [B, C]).
+//
 // HpoDropoutMask draws an inverted-dropout mask [rows, cols] (0 with probability p, else
 // 1/(1-p)) from a stream registered with dropoutStream: the very generator and values of
 // FastRng.fillMask in src/random.ts, so a mask drawn here equals one drawn in JavaScript.
@@ -24,6 +30,7 @@
 #include <cstdint>
 #include <deque>
 #include <cstdio>
+#include <cmath>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -231,6 +238,57 @@ void gatherCompute(void*, TF_OpKernelContext* ctx) {
   if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
 }
 
+// ------------------------------------------------------------------ cross-entropy gradient
+
+void xentCompute(void*, TF_OpKernelContext* ctx) {
+  Status st;
+  Input logits, labels;
+  TF_GetInput(ctx, 0, &logits.t, st.s);
+  if (st.ok()) TF_GetInput(ctx, 1, &labels.t, st.s);
+  if (!st.ok()) {
+    TF_OpKernelContext_Failure(ctx, st.s);
+    return;
+  }
+  const int rank = TF_NumDims(logits.t);
+  if (TF_TensorType(logits.t) != TF_FLOAT || rank < 1 || TF_TensorType(labels.t) != TF_INT32) {
+    fail(ctx, "HpoXentGrad: logits must be float32 [..., classes] and labels int32");
+    return;
+  }
+  const int64_t C = TF_Dim(logits.t, rank - 1);
+  const int64_t n = C == 0 ? 0 : static_cast<int64_t>(TF_TensorElementCount(logits.t)) / C;
+  if (static_cast<int64_t>(TF_TensorElementCount(labels.t)) != n || C < 1) {
+    fail(ctx, "HpoXentGrad: one label per row of logits");
+    return;
+  }
+  std::vector<int64_t> dims(rank);
+  for (int i = 0; i < rank; ++i) dims[i] = TF_Dim(logits.t, i);
+  const float* z = static_cast<const float*>(TF_TensorData(logits.t));
+  const int32_t* y = static_cast<const int32_t*>(TF_TensorData(labels.t));
+  for (int64_t r = 0; r < n; ++r) {
+    if (y[r] < 0 || y[r] >= C) {
+      fail(ctx, "HpoXentGrad: label " + std::to_string(y[r]) + " is outside [0, " + std::to_string(C) + ")");
+      return;
+    }
+  }
+  TF_Tensor* out = TF_AllocateTensor(TF_FLOAT, dims.data(), rank, sizeof(float) * n * C);
+  if (!out) {
+    fail(ctx, "HpoXentGrad: allocation failed");
+    return;
+  }
+  float* g = static_cast<float*>(TF_TensorData(out));
+  for (int64_t r = 0; r < n; ++r, z += C, g += C) {
+    float m = z[0];
+    for (int64_t j = 1; j < C; ++j) m = z[j] > m ? z[j] : m;
+    float sum = 0.f;
+    for (int64_t j = 0; j < C; ++j) sum += (g[j] = std::exp(z[j] - m));
+    for (int64_t j = 0; j < C; ++j) g[j] /= sum;
+    g[y[r]] -= 1.f;
+  }
+  TF_SetOutput(ctx, 0, out, st.s);
+  TF_DeleteTensor(out);
+  if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
+}
+
 // ------------------------------------------------------------------ dropout masks
 
 struct DropoutStream {
@@ -336,6 +394,8 @@ void registerAll() {
     registerError = registerOp("HpoGatherFlat1", "source: int32", "indices: int32", "pixels: float", gatherCompute<true>);
     if (registerError.empty())
       registerError = registerOp("HpoGatherImage", "source: int32", "indices: int32", "pixels: float", gatherCompute<false>);
+    if (registerError.empty())
+      registerError = registerOp("HpoXentGrad", "logits: float", "labels: int32", "grad: float", xentCompute);
     if (registerError.empty())
       registerError = registerOp("HpoDropoutMask", "stream: int32", "shape: int32", "mask: float", dropoutCompute);
   });

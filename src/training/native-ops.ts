@@ -151,10 +151,13 @@ export class NativeOps {
   }
 
   /**
-   * SparseSoftmaxCrossEntropyWithLogits: returns d(sum of per-row losses)/dlogits =
-   * softmax(logits) - onehot(labels), [B, C]; the per-row losses are freed.
+   * d(sum of per-row losses)/dlogits = softmax(logits) - onehot(labels), [B, C]:
+   * SparseSoftmaxCrossEntropyWithLogits (the per-row losses freed), or HpoXentGrad.
    */
   xentGrad(logits: Handle, labels: Handle): Handle {
+    // tfjs-hpo's op when loaded: the same bits for a row wherever it sits (packed batches),
+    // and any leading shape ([K, B, C] with labels [K * B]); TF's op wants [B, C].
+    if (this.hpoGemm) return this.run('HpoXentGrad', NO_ATTRS, [logits, labels]);
     const [loss, grad] = this.run2('SparseSoftmaxCrossEntropyWithLogits', this.xentAttrs, [logits, labels]);
     this.b.deleteTensor(loss);
     return grad;

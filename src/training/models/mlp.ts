@@ -203,16 +203,8 @@ export function mlpNativeStep(ops: NativeOps, io: MlpStepIo): void {
   const z0 = ops.matMul(hd, W2);
   const z = ops.bin('Add', z0, b2);
   ops.del(z0);
-  let g: Handle;
-  if (slots === null) {
-    g = ops.xentGrad(z, io.labels);
-  } else {
-    const z2 = ops.reshape(z, [slots * rows, 10]);
-    const g2 = ops.xentGrad(z2, io.labels);
-    ops.del(z2);
-    g = ops.reshape(g2, [slots, rows, 10]);
-    ops.del(g2);
-  }
+  // Packed nets run only with tfjs-hpo's kernels, whose xent gradient takes [K, rows, 10].
+  const g = ops.xentGrad(z, io.labels);
   ops.del(z);
   const d = ops.bin('Mul', g, io.lrOverB);
   ops.del(g);

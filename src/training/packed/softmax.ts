@@ -58,18 +58,13 @@ export class PackedSoftmaxNet implements PackedNet {
   }
 
   /** SoftmaxNet.nativeStep per slot: z = x Wt^T; d = xent'(z) lr_k/B; Wt -= d^T x. */
-  nativeStep(ops: NativeOps, x: Handle, labels: Handle, s: PackScalars, rows: number): void {
-    const K = this.members.length;
+  nativeStep(ops: NativeOps, x: Handle, labels: Handle, s: PackScalars): void {
     const W = ops.id(this.W!);
     const z = ops.matMul(x, W, false, true);
-    const z2 = ops.reshape(z, [K * rows, 10]);
+    const g = ops.xentGrad(z, labels);
     ops.del(z);
-    const g = ops.xentGrad(z2, labels);
-    ops.del(z2);
-    const g3 = ops.reshape(g, [K, rows, 10]);
+    const d = ops.bin('Mul', g, ops.id(s.lrOverB));
     ops.del(g);
-    const d = ops.bin('Mul', g3, ops.id(s.lrOverB));
-    ops.del(g3);
     const gw = ops.matMul(d, x, true, false);
     ops.del(d);
     ops.setVariable(this.tf, this.W!, ops.subFree(W, gw));
