@@ -8,8 +8,8 @@ import { Piscina } from 'piscina';
 import { TrialError, TrialInterruptedError, UsageError, errorMessage } from '../errors.js';
 import type { CheckpointHandler, ReportHandler, TrialExecutor, TrialJob } from '../study/executor.js';
 import type { MainMessage, ThreadInit, ThreadMessage, TrialOutcome, TrialTask } from './messages.js';
-import { TrialClock } from './trial-clock.js';
-import type { PackDecisionMessage, PackEpochMessage, PackOutcome, PackTask, PackTrialSpec } from './messages.js';
+import { PackClocks, TrialClock } from './trial-clock.js';
+import type { PackDecisionMessage, PackOutcome, PackReport, PackTask, PackThreadMessage, PackTrialSpec } from './messages.js';
 
 export interface PoolOptions {
   /** Threads (default: availableParallelism()). */
@@ -37,10 +37,16 @@ function fmtSeconds(ms: number): string {
 
 /** The main thread's side of a pack task (see {@link TrialPool.runPack}). */
 export interface PackHandlers {
-  /** A member's report; resolves to true when that trial leaves the pack. */
-  onReport(trialNumber: number, epoch: number, value: number): Promise<boolean>;
-  /** A trial the thread could not add to the pack (bad parameters); it is not a member. */
-  onRejected(trialNumber: number, error: string): Promise<void>;
+  /**
+   * A member's report, with its checkpoint unless that was its last epoch (store it if the
+   * trial goes on); resolves to true when that trial leaves the pack.
+   */
+  onReport(report: PackReport): Promise<boolean>;
+  /**
+   * A trial that is not, or no longer, a member: it could not join (bad parameters or
+   * checkpoint), or its time ran out (it leaves the pack; the epoch it overran is not reported).
+   */
+  onFailed(trialNumber: number, error: string): Promise<void>;
   /** At an epoch boundary, after the decisions: up to `room` trials to add (may be none). */
   join(room: number): Promise<PackTrialSpec[]>;
 }
@@ -104,11 +110,7 @@ export class TrialPool implements TrialExecutor {
         ? undefined
         : new TrialClock(this.trialTimeoutMs, () => {
             timedOut = true;
-            // Terminating the thread is the only way to stop an objective stuck in a loop;
-            // piscina rejects its task and starts a replacement thread.
-            const w = this.piscina.threads.find((x) => x.threadId === threadId);
-            if (threadId !== undefined) this.stoppedThreads.add(threadId);
-            void w?.terminate();
+            this.stopThread(threadId);
           });
     const reply = (m: MainMessage): void => {
       try {
@@ -162,51 +164,111 @@ export class TrialPool implements TrialExecutor {
       await chain;
       // A handler's failure (storage) is not the trial's: it passes through as is.
       if (handlerError !== undefined && !(e instanceof TrialError)) throw handlerError;
-      if (e instanceof TrialError) throw e;
-      if (timedOut) throw new TrialError(`timed out after ${fmtSeconds(this.trialTimeoutMs!)} s`, { cause: e });
-      if (threadId !== undefined && this.stoppedThreads.has(threadId)) {
-        throw new TrialInterruptedError('interrupted: its thread was stopped because another trial on it timed out', { cause: e });
-      }
-      const code = (e as { code?: unknown }).code;
-      const msg = errorMessage(e);
-      if (code === 'ERR_WORKER_OUT_OF_MEMORY' || /reaching memory limit|heap out of memory/i.test(msg)) {
-        throw new TrialError(`out of memory (its thread went over the ${this.workerMemoryMb ?? '?'} MB heap limit)`, { cause: e });
-      }
-      if (/worker.*(exit|terminat)|exited|Terminating/i.test(msg)) throw new TrialError(`worker thread died: ${msg}`, { cause: e });
-      throw new TrialError(msg, { cause: e });
+      throw this.taskError(e, timedOut, threadId);
     } finally {
       clock?.stop();
       port1.close();
     }
   }
 
+  /** The message of a trial that ran out of time. */
+  private get timeoutMessage(): string {
+    return `timed out after ${fmtSeconds(this.trialTimeoutMs ?? 0)} s`;
+  }
+
+  /**
+   * Terminate a thread: the only way to stop code stuck in a loop or a step. piscina rejects
+   * its tasks and starts a replacement thread; other tasks it held are then interrupted.
+   */
+  private stopThread(threadId: number | undefined): void {
+    if (threadId === undefined) return;
+    this.stoppedThreads.add(threadId);
+    void this.piscina.threads.find((x) => x.threadId === threadId)?.terminate();
+  }
+
+  /** What a task that failed on its thread (`e`) rejects with. */
+  private taskError(e: unknown, timedOut: boolean, threadId: number | undefined): Error {
+    if (e instanceof TrialError) return e;
+    if (timedOut) return new TrialError(this.timeoutMessage, { cause: e });
+    if (threadId !== undefined && this.stoppedThreads.has(threadId)) {
+      return new TrialInterruptedError('interrupted: its thread was stopped because another trial on it timed out', { cause: e });
+    }
+    const code = (e as { code?: unknown }).code;
+    const msg = errorMessage(e);
+    if (code === 'ERR_WORKER_OUT_OF_MEMORY' || /reaching memory limit|heap out of memory/i.test(msg)) {
+      return new TrialError(`out of memory (its thread went over the ${this.workerMemoryMb ?? '?'} MB heap limit)`, { cause: e });
+    }
+    if (/worker.*(exit|terminat)|exited|Terminating/i.test(msg)) return new TrialError(`worker thread died: ${msg}`, { cause: e });
+    return new TrialError(msg, { cause: e });
+  }
+
   /**
    * Train several trials together on one thread (a pack of at most `capacity` members).
    * After each epoch every member's report goes to `onReport`, all of them at once; the
    * thread then drops the members whose answer was stop and adds what `join` returns.
+   *
+   * With a trial timeout every member has its own clock, which runs while its pack trains
+   * (not while the main thread handles the pack's reports). A member whose time runs out
+   * leaves at the next epoch boundary through `onFailed` ("timed out after N s"); the
+   * others go on. A step cannot be interrupted, so a pack that reaches no boundary while
+   * all its members are over time (a hung step) has its thread terminated, and runPack
+   * rejects with that timeout.
+   *
    * Resolves when no member is left; rejects with TrialError when the thread dies or
-   * throws (the members still in the pack are then lost with it) or a handler throws.
+   * throws (the members still in the pack are then lost with it), TrialInterruptedError
+   * when another task's timeout stopped its thread, or what a handler throws.
    */
   async runPack(task: Omit<PackTask, 'port'>, capacity: number, h: PackHandlers): Promise<PackOutcome> {
     if (this.destroyed) throw new TrialError('pool is closed');
     const { port1, port2 } = new MessageChannel();
     let chain = Promise.resolve();
     let handlerError: unknown;
-    let members = task.trials.length;
-    port1.on('message', (m: PackEpochMessage) => {
+    let threadId: number | undefined;
+    let timedOut = false;
+    const members = new Set<number>();
+    const clocks =
+      this.trialTimeoutMs === undefined
+        ? undefined
+        : new PackClocks(this.trialTimeoutMs, () => {
+            timedOut = true;
+            this.stopThread(threadId);
+          });
+    const enter = (n: number): void => {
+      members.add(n);
+      clocks?.add(n);
+    };
+    const leaves = (n: number): void => {
+      members.delete(n);
+      clocks?.remove(n);
+    };
+    for (const t of task.trials) enter(t.trialNumber);
+    port1.on('message', (m: PackThreadMessage) => {
+      if (m.type === 'started') {
+        threadId = m.threadId;
+        clocks?.start();
+        return;
+      }
+      // Time spent here (storage, the scheduler's decisions) is the main thread's, not the members'.
+      clocks?.pause();
       chain = chain.then(async () => {
         const leave: number[] = [];
         let join: PackTrialSpec[] = [];
         try {
-          members -= m.rejected.length;
-          await Promise.all(m.rejected.map((r) => h.onRejected(r.trialNumber, r.error)));
-          const stops = await Promise.all(m.reports.map((r) => h.onReport(r.trialNumber, r.epoch, r.value)));
+          for (const r of m.rejected) leaves(r.trialNumber);
+          await Promise.all(m.rejected.map((r) => h.onFailed(r.trialNumber, r.error)));
+          const stops = await Promise.all(
+            m.reports.map(async (r) => {
+              if (!clocks?.over(r.trialNumber)) return h.onReport(r);
+              await h.onFailed(r.trialNumber, this.timeoutMessage);
+              return true;
+            }),
+          );
           m.reports.forEach((r, i) => {
             if (stops[i]) leave.push(r.trialNumber);
           });
-          members -= leave.length;
-          join = await h.join(capacity - members);
-          members += join.length;
+          for (const n of leave) leaves(n);
+          join = await h.join(capacity - members.size);
+          for (const t of join) enter(t.trialNumber);
         } catch (e) {
           handlerError ??= e;
           for (const r of m.reports) if (!leave.includes(r.trialNumber)) leave.push(r.trialNumber);
@@ -218,6 +280,7 @@ export class TrialPool implements TrialExecutor {
         } catch {
           // the thread is gone; its task rejects on its own
         }
+        clocks?.resume();
       });
     });
     try {
@@ -228,11 +291,10 @@ export class TrialPool implements TrialExecutor {
       return out;
     } catch (e) {
       await chain;
-      if (e instanceof TrialError) throw e;
-      const msg = errorMessage(e);
-      if (/worker.*(exit|terminat)|exited|Terminating/i.test(msg)) throw new TrialError(`worker thread died: ${msg}`, { cause: e });
-      throw new TrialError(msg, { cause: e });
+      if (handlerError !== undefined && !(e instanceof TrialError)) throw handlerError;
+      throw this.taskError(e, timedOut, threadId);
     } finally {
+      clocks?.stop();
       port1.close();
     }
   }

@@ -139,3 +139,110 @@ test('members leave and join between epochs; the others go on as if alone', () =
   releaseFashionTensors(tf, data);
   assert.equal(tf.memory().numTensors, base);
 });
+
+/** A single trainer's state after `epochs` epochs, and its epoch values. */
+function aloneState(model: string, params: Params, seed: number, epochs: number, trainSubset?: number, d: FashionData = data): { state: Uint8Array; values: number[] } {
+  const t = getModel(model).createTrainer(tf, d, params, { seed, step: 'lean', ...(trainSubset ? { trainSubset } : {}) });
+  const values: number[] = [];
+  try {
+    for (let e = 0; e < epochs; e++) {
+      t.trainEpoch(e);
+      values.push(t.validationError());
+    }
+    return { state: t.saveState(), values };
+  } finally {
+    t.dispose();
+  }
+}
+
+/** The weights of a checkpoint, flattened. */
+const weights = (state: Uint8Array): Float32Array => new Float32Array(state.buffer.slice(state.byteOffset, state.byteOffset + state.byteLength));
+
+function assertSameWeights(a: Uint8Array, b: Uint8Array, what: string): void {
+  assert.equal(a.byteLength, b.byteLength, `${what}: same header and size`);
+  const x = weights(a);
+  const y = weights(b);
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
+  assert.ok(worst <= 1e-4, `${what}: weights differ by up to ${worst}`);
+}
+
+const checkpointCases: { model: string; batch: number; subset: number; params: Params[]; skip?: string | false }[] = [
+  { model: 'softmax', batch: 16, subset: 800, params: [{ learning_rate: 0.02, batch_size: 16 }, { learning_rate: 0.05, batch_size: 16 }] },
+  {
+    model: 'mlp',
+    batch: 50,
+    subset: 1000,
+    // Mixed widths (padded in the pack, unpadded in the checkpoint) and dropout (masks per epoch).
+    params: [{ learning_rate: 0.05, num_hiddens: 60, dropout: 0.2, batch_size: 50 }, { learning_rate: 0.1, num_hiddens: 70, dropout: 0, batch_size: 50 }],
+  },
+  { model: 'lenet', batch: 64, subset: 640, params: [{ learning_rate: 0.3, batch_size: 64 }, { learning_rate: 0.9, batch_size: 64 }], skip: !fastConv && 'LeNet runs on tensorflow only in tests' },
+];
+
+for (const c of checkpointCases) {
+  test(`packed ${c.model}: a member's checkpoint is the single trainer's, and a member resumes from either`, { skip: c.skip ?? false }, () => {
+    const base = tf.memory().numTensors;
+    const small = c.model === 'lenet' ? (loadFashionSubset(640, 1000) ?? syntheticData(640, 1000)) : data;
+    const [pa, pb] = c.params as [Params, Params];
+    const whole = aloneState(c.model, pa, 21, 3, c.subset, small);
+    const after1 = aloneState(c.model, pa, 21, 1, c.subset, small);
+    const spec = packedModel(c.model)!;
+
+    // Packed from the start: after epoch 1 member 1's checkpoint equals the single trainer's.
+    const t = new PackedTrainer(tf, small, spec, c.batch, c.subset);
+    t.regroup([], [{ id: 1, seed: 21, params: pa }, { id: 2, seed: 22, params: pb }]);
+    t.trainEpoch();
+    t.validationErrors();
+    const packedAfter1 = t.saveState(1);
+    assertSameWeights(after1.state, packedAfter1, 'epoch 1 checkpoint, packed vs alone');
+    t.dispose();
+
+    // Resumed packed from the single trainer's checkpoint, beside a fresh member: epochs 2-3
+    // continue the trial (same minibatch order and dropout masks as never interrupted).
+    const r = new PackedTrainer(tf, small, spec, c.batch, c.subset);
+    assert.equal(r.regroup([], [{ id: 2, seed: 22, params: pb }, { id: 1, seed: 21, params: pa, resume: { epoch: 1, data: after1.state } }]).size, 0);
+    const got: number[] = [];
+    for (let e = 0; e < 2; e++) {
+      r.trainEpoch();
+      got.push(r.validationErrors()[r.ids.indexOf(1)]!);
+      if (e === 0) assert.deepEqual(r.epochs[r.ids.indexOf(1)], 2, 'the resumed member is at its epoch 2');
+    }
+    assertClose(whole.values.slice(1), got, 'resumed packed');
+    assertSameWeights(whole.state, r.saveState(1), 'epoch 3 weights');
+    r.dispose();
+
+    // Resumed alone from the packed checkpoint.
+    const single = getModel(c.model).createTrainer(tf, small, pa, { seed: 21, step: 'lean', trainSubset: c.subset });
+    single.loadState(packedAfter1);
+    const alone2: number[] = [];
+    for (let e = 1; e < 3; e++) {
+      single.trainEpoch(e);
+      alone2.push(single.validationError());
+    }
+    single.dispose();
+    assertClose(whole.values.slice(1), alone2, 'resumed alone from the packed checkpoint');
+    if (small !== data) releaseFashionTensors(tf, small);
+    releaseFashionTensors(tf, data);
+    assert.equal(tf.memory().numTensors, base);
+  });
+}
+
+test('a checkpoint that does not fit rejects that member alone', () => {
+  const base = tf.memory().numTensors;
+  const mlp = aloneState('mlp', { learning_rate: 0.1, num_hiddens: 32, batch_size: 16 }, 3, 1, 320);
+  const t = new PackedTrainer(tf, data, packedModel('softmax')!, 16, 320);
+  const p = { learning_rate: 0.05, batch_size: 16 };
+  const rejected = t.regroup([], [
+    { id: 1, seed: 1, params: p },
+    { id: 2, seed: 2, params: p, resume: { epoch: 1, data: mlp.state } },
+    { id: 3, seed: 3, params: p, resume: { epoch: -1, data: mlp.state } },
+  ]);
+  assert.deepEqual([...rejected.keys()].sort(), [2, 3]);
+  assert.match(rejected.get(2)!, /cannot resume from the checkpoint/);
+  assert.deepEqual(t.ids, [1]);
+  t.trainEpoch();
+  assert.equal(t.validationErrors().length, 1);
+  t.dispose();
+  releaseFashionTensors(tf, data);
+  assert.equal(tf.memory().numTensors, base);
+});
