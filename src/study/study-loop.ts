@@ -7,6 +7,7 @@
  * differ only in how they form and start tasks.
  */
 import { StorageError, errorMessage } from '../errors.js';
+import { sleep } from '../sleep.js';
 import { completeConfig } from '../samplers/complete-config.js';
 import { EMPTY_HISTORY, HistoryReader } from '../samplers/history.js';
 import { trialSeed } from '../samplers/random-sampler.js';
@@ -15,18 +16,6 @@ import type { TrialRecord, TrialState } from '../storage/storage.js';
 import type { TrialCheckpoint } from '../training/objective.js';
 import { isDeadLocalOwner, makeOwner } from './owner.js';
 import type { RunOptions, RunSummary, StudyEvent } from './runner.js';
-
-/** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
-export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 /** What the loop needs besides the trials: RunOptions without the executor, plus the workers. */
 export type LoopOptions = Omit<RunOptions, 'pool'> & {

@@ -15,17 +15,22 @@ console.log(`# backend ${backend}, data ${fashion ? 'Fashion-MNIST subset' : 'sy
 
 /** Epoch values of one trial trained alone, as runFashionTrial trains it. */
 function alone(model: string, params: Params, seed: number, epochs: number, trainSubset?: number, d: FashionData = data): number[] {
+  return aloneState(model, params, seed, epochs, trainSubset, d).values;
+}
+
+/** A trial trained alone: its epoch values, and its trainer's state (checkpoint) after the last. */
+function aloneState(model: string, params: Params, seed: number, epochs: number, trainSubset?: number, d: FashionData = data): { state: Uint8Array; values: number[] } {
   const t = getModel(model).createTrainer(tf, d, params, { seed, step: 'lean', ...(trainSubset ? { trainSubset } : {}) });
-  const out: number[] = [];
+  const values: number[] = [];
   try {
     for (let e = 0; e < epochs; e++) {
       t.trainEpoch(e);
-      out.push(t.validationError());
+      values.push(t.validationError());
     }
+    return { state: t.saveState(), values };
   } finally {
     t.dispose();
   }
-  return out;
 }
 
 /** Epoch values of every member trained in one pack, by member id. */
@@ -139,21 +144,6 @@ test('members leave and join between epochs; the others go on as if alone', () =
   releaseFashionTensors(tf, data);
   assert.equal(tf.memory().numTensors, base);
 });
-
-/** A single trainer's state after `epochs` epochs, and its epoch values. */
-function aloneState(model: string, params: Params, seed: number, epochs: number, trainSubset?: number, d: FashionData = data): { state: Uint8Array; values: number[] } {
-  const t = getModel(model).createTrainer(tf, d, params, { seed, step: 'lean', ...(trainSubset ? { trainSubset } : {}) });
-  const values: number[] = [];
-  try {
-    for (let e = 0; e < epochs; e++) {
-      t.trainEpoch(e);
-      values.push(t.validationError());
-    }
-    return { state: t.saveState(), values };
-  } finally {
-    t.dispose();
-  }
-}
 
 /** The weights of a checkpoint, flattened. */
 const weights = (state: Uint8Array): Float32Array => new Float32Array(state.buffer.slice(state.byteOffset, state.byteOffset + state.byteLength));
