@@ -74,8 +74,10 @@ export interface OptimizeOptions {
   /**
    * Seconds a trial's objective may run (time waiting for storage or a scheduler decision
    * does not count). Past it the trial is stopped, its worker thread replaced, and it is
-   * stored as failed ("timed out after N s"). Worker pool only (an in-process objective
-   * cannot be stopped). Default: no limit.
+   * stored as failed ("timed out after N s"). A packed trial's clock runs while its pack
+   * trains; over its time it leaves the pack at the next epoch boundary (the thread is
+   * stopped only if every member is over time before a boundary). Worker pool only (an
+   * in-process objective cannot be stopped). Default: no limit.
    */
   readonly trialTimeoutSeconds?: number | undefined;
   /**

@@ -6,7 +6,9 @@ import { describe, it } from 'node:test';
 import { DEBIAN_DIR, locateFashionMnist } from '../../src/data/fashion-mnist.js';
 import { openStudy, type OptimizeEvent } from '../../src/index.js';
 import { choosePack } from '../../src/study/pack-runner.js';
-import { UsageError } from '../../src/errors.js';
+import { StorageError, UsageError } from '../../src/errors.js';
+import { openStorage } from '../../src/storage/open.js';
+import type { Storage } from '../../src/storage/storage.js';
 import { dbRows, hpo, isOneLineError, killWhen } from '../cli/helpers.js';
 
 const haveData = locateFashionMnist({ fallbacks: [{ dir: DEBIAN_DIR, source: 'debian' }] }) !== undefined || existsSync(DEBIAN_DIR);
@@ -100,6 +102,42 @@ describe('trial packing in a study', { skip }, () => {
     const ts = await st.trials();
     assert.deepEqual(ts.slice(0, 2).map((t) => t.params['learning_rate']), [0.0123, 0.0456]);
     await st.close();
+  });
+});
+
+describe('a storage failure during a packed study', { skip }, () => {
+  it('stops the run with that one error, leaves the trials running (nothing failed), and the next run finishes them', async () => {
+    const db = tempDb('full');
+    const real = await openStorage(db);
+    let saves = 0;
+    // The disk fills at the third checkpoint write.
+    const full = new Proxy(real, {
+      get(t, k) {
+        if (k === 'saveCheckpoint') {
+          return async (...a: Parameters<Storage['saveCheckpoint']>) => {
+            if (++saves >= 3) throw new StorageError(`sqlite ${db}: saveCheckpoint trial ${a[0]} epoch ${a[2]}: database or disk is full`);
+            return t.saveCheckpoint(...a);
+          };
+        }
+        const v = Reflect.get(t, k, t) as unknown;
+        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    const common = { name: 'full', model: 'softmax', epochs: 3, trainSubset: 800, seed: 8 } as const;
+    const a = await openStudy({ storage: full, ...common });
+    await assert.rejects(a.optimize({ trials: 4, workers: 1, pack: 4, backend }), /database or disk is full/);
+    await a.close();
+    const left = await real.getTrials((await real.getStudy('full'))!.id);
+    assert.deepEqual(left.map((t) => t.state), ['running', 'running', 'running', 'running'], 'left running for the next run to resume, not failed');
+    await real.close();
+
+    const b = await openStudy({ storage: db, ...common });
+    const r = await b.optimize({ trials: 4, workers: 1, pack: 4, backend });
+    assert.equal(r.counts.completed, 4, JSON.stringify(r.counts));
+    assert.ok((await b.trials()).every((t) => t.attempt === 2));
+    assert.deepEqual(dbRows(db, 'SELECT trial_id, epoch, count(*) AS n FROM reports GROUP BY trial_id, epoch HAVING n > 1'), []);
+    assert.deepEqual(dbRows(db, 'SELECT count(*) AS n FROM reports'), [{ n: 12 }]);
+    await b.close();
   });
 });
 
