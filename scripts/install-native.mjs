@@ -12,14 +12,18 @@
 //        TF 1.15 API (scripts/tf115-binding-patch.mjs) and compile it with node-gyp.
 //    Then verify in a child process, write a marker file, and register the package in
 //    npm's hidden lockfile so the next `npm install` leaves it alone.
-// 3. Never fail `npm install`: if nothing works, print one warning; the engine then uses
-//    the wasm backend.
+// 3. Build tfjs-hpo's own kernels addon (src/native: a GEMM registered as TF ops) against
+//    whichever libtensorflow tfjs-node now has, and check it in a child process. Rebuilt
+//    only when its sources or that libtensorflow change.
+// 4. Never fail `npm install`: if nothing works, print one warning; the engine then uses
+//    the wasm backend (and without the kernels addon, libtensorflow's own MatMul).
 //
 // Plain Node ESM with built-ins only: this runs before `prepare` compiles TypeScript and
 // must not depend on anything npm may have dropped.
 //
 // Environment: TFJS_HPO_SKIP_NATIVE=1 skips everything; TFJS_HPO_FORCE_NATIVE_BUILD=1
-// ignores a working official install and a cached build (for testing the fallback).
+// ignores a working official install and a cached build (for testing the fallback);
+// TFJS_HPO_SKIP_KERNELS=1 skips building the kernels addon.
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -49,6 +53,11 @@ const LAMBDA = {
   depsPrefix: 'node_modules/@tensorflow/tfjs-node/deps/',
   libtensorflow: '1.15.0',
 };
+
+const KERNELS_DIR = path.join(ROOT, 'src', 'native');
+const KERNELS_BUILD = path.join(KERNELS_DIR, 'build');
+const KERNELS_ADDON = path.join(KERNELS_BUILD, 'Release', 'hpo_kernels.node');
+const KERNELS_STAMP = path.join(KERNELS_BUILD, 'tfjs-hpo-kernels.json');
 
 const t0 = Date.now();
 const log = (msg) => console.log(`[tfjs-hpo native] ${msg}`);
@@ -431,12 +440,96 @@ async function withLock(fn) {
   }
 }
 
+// ---------------------------------------------------------------- our kernels addon
+
+/** Sources, libtensorflow and Node ABI the kernels addon was built from. */
+function kernelsKey() {
+  const hash = createHash('sha256');
+  for (const f of fs.readdirSync(KERNELS_DIR).filter((n) => /\.(cc|h|gyp)$/.test(n)).sort()) {
+    hash.update(f).update(fs.readFileSync(path.join(KERNELS_DIR, f)));
+  }
+  const lib = path.join(PKG_DIR, 'deps', 'lib');
+  const libs = fs.existsSync(lib) ? fs.readdirSync(lib).filter((n) => n.startsWith('libtensorflow.')).sort() : [];
+  hash.update(JSON.stringify([libs, process.versions.modules, process.versions.napi, process.platform, process.arch]));
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * Loads tfjs-node and the kernels addon in a fresh process and checks HpoMatMul against
+ * libtensorflow's MatMul (plain, transposed, batched with a broadcast operand).
+ */
+function probeKernels() {
+  const code = `
+    process.env.TF_CPP_MIN_LOG_LEVEL = '2';
+    const tf = require('@tensorflow/tfjs-node');
+    const k = require(${JSON.stringify(KERNELS_ADDON)});
+    if (!k.registered) { console.log(JSON.stringify({ ok: false, reason: k.registerError })); process.exit(0); }
+    const be = tf.backend();
+    let worst = 0;
+    for (const [a, b, ta, tb] of [[[37, 300], [300, 21], false, false], [[300, 37], [300, 21], true, false],
+                                  [[1, 5, 70], [3, 9, 70], false, true], [[4, 70, 5], [4, 9, 70], true, true]]) {
+      const x = tf.randomNormal(a), y = tf.randomNormal(b);
+      const ours = be.executeSingleOutput('HpoMatMul' + (ta ? 'T' : 'N') + (tb ? 'T' : 'N'), [], [x, y]);
+      const ref = tf.matMul(x, y, ta, tb);
+      worst = Math.max(worst, tf.max(tf.abs(tf.sub(ours, ref))).dataSync()[0]);
+    }
+    console.log(JSON.stringify({ ok: worst < 1e-3, isa: k.isa, worst }));`;
+  const r = spawnSync(process.execPath, ['-e', code], { cwd: ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+  try {
+    const info = JSON.parse((r.stdout ?? '').trim().split('\n').pop() ?? '');
+    return info.ok ? info : { ok: false, reason: info.reason ?? `products differ from MatMul by ${info.worst}` };
+  } catch {
+    const err = `${r.stderr ?? ''}`.split('\n').find((l) => /Error|error:|abort|Segmentation/.test(l));
+    return { ok: false, reason: err?.trim() || (r.signal ? `killed by ${r.signal}` : `exit ${r.status}`) };
+  }
+}
+
+/** Builds (or keeps) src/native's addon against tfjs-node's libtensorflow. Never throws. */
+async function buildKernels() {
+  if (process.env.TFJS_HPO_SKIP_KERNELS === '1') {
+    log('TFJS_HPO_SKIP_KERNELS=1: not building the kernels addon (libtensorflow MatMul will run)');
+    return;
+  }
+  try {
+    if (!fs.existsSync(path.join(PKG_DIR, 'deps', 'include', 'tensorflow', 'c', 'c_api.h'))) {
+      throw new Error("tfjs-node's deps/include has no TensorFlow C headers");
+    }
+    const key = kernelsKey();
+    if (readJson(KERNELS_STAMP)?.key === key && fs.existsSync(KERNELS_ADDON)) {
+      const p = probeKernels();
+      if (p.ok) {
+        log(`kernels addon ok (GEMM ${p.isa}, up to date) [${elapsed()}]`);
+        return;
+      }
+    }
+    fs.rmSync(KERNELS_BUILD, { recursive: true, force: true });
+    const nodeDir = localNodeDir();
+    const args = [findNodeGyp(), 'rebuild', '--loglevel=error', ...(nodeDir ? [`--nodedir=${nodeDir}`] : []), '--', `-Dtf_dir=${PKG_DIR}`];
+    log('compiling the kernels addon (src/native) with node-gyp ...');
+    const r = spawnSync(process.execPath, args, { cwd: KERNELS_DIR, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 15 * 60_000 });
+    if (r.status !== 0) {
+      const err = `${r.stdout}\n${r.stderr}`.split('\n').find((l) => /error/i.test(l)) ?? `exit ${r.status}`;
+      throw new Error(`node-gyp build failed: ${err.trim()}`);
+    }
+    const p = probeKernels();
+    if (!p.ok) throw new Error(`built, but its check failed: ${p.reason}`);
+    fs.writeFileSync(KERNELS_STAMP, `${JSON.stringify({ key, isa: p.isa, builtAt: new Date().toISOString() }, null, 2)}\n`);
+    log(`kernels addon built: GEMM ${p.isa} [${elapsed()}]`);
+  } catch (e) {
+    fs.rmSync(KERNELS_BUILD, { recursive: true, force: true });
+    console.warn(`[tfjs-hpo native] WARNING: kernels addon unavailable (${(e instanceof Error ? e.message : String(e)).split('\n')[0]}); training uses libtensorflow's MatMul.`);
+  }
+}
+
 async function main() {
   if (process.env.TFJS_HPO_SKIP_NATIVE === '1') {
     log('TFJS_HPO_SKIP_NATIVE=1: skipping the native backend check');
     return;
   }
-  await withLock(check);
+  await withLock(async () => {
+    await check();
+    if (probe().ok) await buildKernels();
+  });
 }
 
 async function check() {

@@ -29,6 +29,7 @@ import { createRequire, Module } from 'node:module';
 import { dirname, join } from 'node:path';
 import { onMainThread } from '../worker/thread-role.js';
 import { BackendError, UsageError, errorMessage } from '../errors.js';
+import { loadHpoKernels, routeMatMul, type HpoKernelsStatus } from './hpo-kernels.js';
 
 /** The tfjs namespace every backend shares (tfjs-node re-exports the same instance). */
 export type Tf = typeof tfTypes;
@@ -100,6 +101,8 @@ export interface BackendDescription {
   threads: NativeThreads;
   /** Whether the addon is loaded in this process's main thread. */
   nativeResident: boolean;
+  /** tfjs-hpo's GEMM kernels (src/native) in this thread, once the tensorflow backend loaded. */
+  kernels?: HpoKernelsStatus;
 }
 
 const require = createRequire(import.meta.url);
@@ -189,6 +192,9 @@ function afterNativeLoad(threads: NativeThreads): void {
   // thread's setting, whatever this thread asked for.
   threadsAtLoad ??= { intraOp: envInt(INTRA_ENV) ?? threads.intraOp, interOp: envInt(INTER_ENV) ?? threads.interOp };
   if (onMainThread()) process.env[RESIDENT_ENV] = String(process.pid);
+  // Our GEMM ops (src/native): registered in libtensorflow once per process, before any
+  // worker runs an op; kept loaded in the main thread like the binding itself.
+  loadHpoKernels();
 }
 
 function nativeLoadFailure(e: unknown): string {
@@ -340,6 +346,7 @@ async function tryBackend(name: BackendName, threads: NativeThreads, lean: boole
     await tf.ready();
     if (tf.getBackend() !== name) return { error: `tfjs reports backend ${tf.getBackend()} instead of ${name}` };
     silenceCpuBanner(tf);
+    if (name === 'tensorflow') routeMatMul(tf);
     return { tf };
   } catch (e) {
     return { error: `${name} backend failed: ${errorMessage(e)}` };
@@ -532,5 +539,6 @@ export function describeBackend(loaded?: LoadedBackend): BackendDescription {
     nativeResident: process.env[RESIDENT_ENV] === String(process.pid),
   };
   if (marker.libtensorflow) d.nativeInstallLibtensorflow = marker.libtensorflow;
+  if (binding) d.kernels = loadHpoKernels();
   return d;
 }

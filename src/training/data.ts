@@ -1,5 +1,7 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import { DatasetError } from '../errors.js';
+import { hpoKernels } from './hpo-kernels.js';
+import type { Handle, NativeOps } from './native-ops.js';
 
 /**
  * The TensorFlow.js namespace a trainer runs on (tfjs, tfjs-node or a wasm-backed tfjs).
@@ -48,7 +50,18 @@ export type Layout = 'flat1' | 'image';
 export interface FashionTensors {
   readonly nTrain: number;
   readonly nTest: number;
-  readonly trainX: tfTypes.Tensor;
+  /**
+   * The training pixels in the layout, or null when they are kept as bytes (a shared
+   * layout with `trainBytes`): read them through {@link gatherTrain} either way.
+   */
+  readonly trainX: tfTypes.Tensor | null;
+  /**
+   * Pixels of the training rows `idx` (int32 [n] or [K, n]) in the layout, shaped
+   * [...idx.shape, ...row shape]. Call inside tf.tidy.
+   */
+  gatherTrain(idx: tfTypes.Tensor): tfTypes.Tensor;
+  /** The same on raw eager handles (tensorflow backend); the caller frees the result. */
+  gatherTrainNative(ops: NativeOps, idx: Handle): Handle;
   /** int32 [nTrain]. */
   readonly trainLabels: tfTypes.Tensor1D;
   /** float32 one-hot [nTrain, 10] (for gathering on the backend; the built-in steps upload
@@ -76,6 +89,12 @@ export interface FashionTensors {
  */
 export interface SharedLayout {
   readonly layout: Layout;
+  /**
+   * The training rows are kept as the original bytes (nTrain x 784 uint8 at trainOffset),
+   * a quarter of the float layout, and converted per batch by tfjs-hpo's gather op
+   * (src/native, tensorflow backend only). The test rows stay float32.
+   */
+  readonly trainBytes: boolean;
   readonly buffer: SharedArrayBuffer;
   readonly trainOffset: number;
   readonly testOffset: number;
@@ -138,6 +157,7 @@ export function allocateSharedLayout(
   nTrain: number,
   nTest: number,
   alignOffset: (buffer: SharedArrayBuffer) => number = () => 0,
+  trainBytes = false,
 ): SharedLayout {
   if (!Number.isSafeInteger(nTrain) || !Number.isSafeInteger(nTest) || nTrain < 1 || nTest < 1) {
     throw new RangeError(`a shared layout needs at least one training and one test row, got ${nTrain} and ${nTest}`);
@@ -145,13 +165,13 @@ export function allocateSharedLayout(
   const w = rowWidth(layout);
   // The test rows start a multiple of LAYOUT_ALIGN_BYTES after the training rows, so they
   // are as aligned as the start.
-  const trainBytes = Math.ceil((nTrain * w * 4) / LAYOUT_ALIGN_BYTES) * LAYOUT_ALIGN_BYTES;
-  const buffer = new SharedArrayBuffer(LAYOUT_ALIGN_BYTES + trainBytes + nTest * w * 4);
+  const trainSize = Math.ceil((trainBytes ? nTrain * PIXELS : nTrain * w * 4) / LAYOUT_ALIGN_BYTES) * LAYOUT_ALIGN_BYTES;
+  const buffer = new SharedArrayBuffer(LAYOUT_ALIGN_BYTES + trainSize + nTest * w * 4);
   const offset = alignOffset(buffer);
   if (!Number.isInteger(offset) || offset < 0 || offset >= LAYOUT_ALIGN_BYTES || offset % 4 !== 0) {
     throw new RangeError(`alignOffset must return a multiple of 4 in [0, ${LAYOUT_ALIGN_BYTES}), got ${offset}`);
   }
-  return { layout, buffer, trainOffset: offset, testOffset: offset + trainBytes, nTrain, nTest };
+  return { layout, trainBytes, buffer, trainOffset: offset, testOffset: offset + trainSize, nTrain, nTest };
 }
 
 /**
@@ -165,7 +185,8 @@ export function fillSharedLayout(shared: SharedLayout, trainImages: Uint8Array, 
     );
   }
   const w = rowWidth(shared.layout);
-  fillPixels(new Float32Array(shared.buffer, shared.trainOffset, shared.nTrain * w), trainImages, shared.nTrain, shared.layout);
+  if (shared.trainBytes) new Uint8Array(shared.buffer, shared.trainOffset, trainImages.length).set(trainImages);
+  else fillPixels(new Float32Array(shared.buffer, shared.trainOffset, shared.nTrain * w), trainImages, shared.nTrain, shared.layout);
   fillPixels(new Float32Array(shared.buffer, shared.testOffset, shared.nTest * w), testImages, shared.nTest, shared.layout);
 }
 
@@ -179,6 +200,10 @@ export function fillSharedLayoutBytes(shared: SharedLayout, set: 'train' | 'test
   const n = set === 'train' ? shared.nTrain : shared.nTest;
   if (!Number.isSafeInteger(offset) || offset < 0 || offset + bytes.length > n * PIXELS) {
     throw new RangeError(`pixels [${offset}, ${offset + bytes.length}) are outside the ${n} ${set} images`);
+  }
+  if (set === 'train' && shared.trainBytes) {
+    new Uint8Array(shared.buffer, shared.trainOffset + offset, bytes.length).set(bytes);
+    return;
   }
   const w = rowWidth(shared.layout);
   const out = new Float32Array(shared.buffer, set === 'train' ? shared.trainOffset : shared.testOffset, n * w);
@@ -208,11 +233,12 @@ export function buildSharedLayout(
   testImages: Uint8Array,
   layout: Layout,
   alignOffset?: (buffer: SharedArrayBuffer) => number,
+  trainBytes = false,
 ): SharedLayout {
   if (trainImages.length % PIXELS !== 0 || testImages.length % PIXELS !== 0 || trainImages.length === 0 || testImages.length === 0) {
     throw new DatasetError(`image arrays of ${trainImages.length} and ${testImages.length} bytes do not hold whole ${PIXELS}-pixel images`);
   }
-  const shared = allocateSharedLayout(layout, trainImages.length / PIXELS, testImages.length / PIXELS, alignOffset);
+  const shared = allocateSharedLayout(layout, trainImages.length / PIXELS, testImages.length / PIXELS, alignOffset, trainBytes);
   fillSharedLayout(shared, trainImages, testImages);
   return shared;
 }
@@ -294,13 +320,17 @@ export function fashionTensors(tf: Tf, data: FashionData, layout: Layout, trainS
     oneHot[i * 10 + l] = 1;
   }
   const testX = shared ? sharedPixels(tf, shared, shared.testOffset, nTest) : copiedPixels(tf, data.testImages!, nTest, layout);
+  const trainX = shared?.trainBytes ? null : shared ? sharedPixels(tf, shared, shared.trainOffset, nTrain) : copiedPixels(tf, data.trainImages!.subarray(0, nTrain * PIXELS), nTrain, layout);
+  const gather = trainGather(tf, trainX, shared, nTrain, layout);
   const rowViews = new Map<string, tfTypes.Tensor>();
   // wasm copies every tensor into its own heap: there a view would be one more copy.
   const views = shared !== undefined && tf.getBackend() !== 'wasm';
   const entry: FashionTensors = {
     nTrain,
     nTest,
-    trainX: shared ? sharedPixels(tf, shared, shared.trainOffset, nTrain) : copiedPixels(tf, data.trainImages!.subarray(0, nTrain * PIXELS), nTrain, layout),
+    trainX,
+    gatherTrain: gather.tfjs,
+    gatherTrainNative: gather.native,
     trainLabels: tf.tensor1d(trainLabelsI32, 'int32'),
     trainOneHot: tf.tensor2d(oneHot, [nTrain, 10], 'float32'),
     trainLabelBytes: data.trainLabels.subarray(0, nTrain),
@@ -321,15 +351,61 @@ export function fashionTensors(tf: Tf, data: FashionData, layout: Layout, trainS
   };
   for (const t of tensorsOf(entry)) tf.keep(t);
   rowViewsOf.set(entry, rowViews);
+  if (gather.source) extraTensorsOf.set(entry, [tf.keep(gather.source)]);
   byKey.set(key, entry);
   return entry;
 }
 
 /** The test-row views each entry made (see FashionTensors.testRows), for disposal. */
 const rowViewsOf = new WeakMap<FashionTensors, Map<string, tfTypes.Tensor>>();
+/** Other tensors an entry owns (the pixel source id of a bytes layout). */
+const extraTensorsOf = new WeakMap<FashionTensors, tfTypes.Tensor[]>();
 
 function tensorsOf(e: FashionTensors): tfTypes.Tensor[] {
-  return [e.trainX, e.trainLabels, e.trainOneHot, e.testX, e.testLabels, ...(rowViewsOf.get(e)?.values() ?? [])];
+  return [...(e.trainX ? [e.trainX] : []), e.trainLabels, e.trainOneHot, e.testX, e.testLabels, ...(rowViewsOf.get(e)?.values() ?? []), ...(extraTensorsOf.get(e) ?? [])];
+}
+
+interface GatherBackend {
+  executeSingleOutput(name: string, attrs: readonly unknown[], inputs: readonly tfTypes.Tensor[]): tfTypes.Tensor;
+}
+
+/**
+ * How training rows are read: GatherV2 on the float pixels, or, for a bytes layout,
+ * tfjs-hpo's HpoGather op on the shared bytes (registered once per thread; the id is an
+ * int32 scalar input of the op).
+ */
+function trainGather(
+  tf: Tf,
+  trainX: tfTypes.Tensor | null,
+  shared: SharedLayout | undefined,
+  nTrain: number,
+  layout: Layout,
+): { tfjs: (idx: tfTypes.Tensor) => tfTypes.Tensor; native: (ops: NativeOps, idx: Handle) => Handle; source?: tfTypes.Tensor } {
+  if (trainX) {
+    const gatherAttrs = new WeakMap<NativeOps, readonly ReturnType<NativeOps['typeAttr']>[]>();
+    return {
+      tfjs: (idx) => tf.gather(trainX, idx),
+      native: (ops, idx) => {
+        let attrs = gatherAttrs.get(ops);
+        if (!attrs) gatherAttrs.set(ops, (attrs = [ops.typeAttr('Tparams', 'float32'), ops.typeAttr('Tindices', 'int32'), ops.typeAttr('Taxis', 'int32')]));
+        return ops.run('GatherV2', attrs, [ops.id(trainX), idx, ops.ints([0], [])]);
+      },
+    };
+  }
+  const kernels = hpoKernels();
+  if (!kernels || tf.getBackend() !== 'tensorflow') {
+    throw new DatasetError('the training images are shared as bytes, which only the tensorflow backend with tfjs-hpo kernels reads');
+  }
+  const s = shared!;
+  const id = kernels.registerPixels(new Uint8Array(s.buffer, s.trainOffset, nTrain * PIXELS));
+  const source = tf.scalar(id, 'int32');
+  const op = layout === 'flat1' ? 'HpoGatherFlat1' : 'HpoGatherImage';
+  const noAttrs: readonly never[] = [];
+  return {
+    tfjs: (idx) => (tf.backend() as unknown as GatherBackend).executeSingleOutput(op, noAttrs, [source, idx]),
+    native: (ops, idx) => ops.run(op, noAttrs, [ops.id(source), idx]),
+    source,
+  };
 }
 
 /** Dispose every cached tensor of `data` on this tf namespace (all backends, layouts, subsets). */

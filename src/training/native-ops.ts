@@ -14,6 +14,9 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { Tf } from './data.js';
 import { BackendError } from '../errors.js';
+import { hpoKernels, matMulOpName } from './hpo-kernels.js';
+
+const NO_ATTRS: readonly OpAttr[] = [];
 
 /** One op attribute in the binding's format. */
 export interface OpAttr {
@@ -67,6 +70,8 @@ export class NativeOps {
   private readonly sumAttrs: readonly OpAttr[];
   private readonly consts = new Map<string, Handle>();
   private readonly attrCache = new Map<string, readonly OpAttr[]>();
+  /** Whether matMul runs tfjs-hpo's GEMM (HpoMatMul ops) rather than TF's MatMul. */
+  readonly hpoGemm = hpoKernels() !== undefined;
 
   constructor(private readonly backend: NodeBackend) {
     this.b = backend.binding;
@@ -86,6 +91,22 @@ export class NativeOps {
     let h = this.consts.get(key);
     if (h === undefined) this.consts.set(key, (h = this.upload(shape, Int32Array.from(values))));
     return h;
+  }
+
+  /**
+   * A constant float32 tensor of ones (e.g. [1, rows]: a row of ones whose product with
+   * d [rows, n] sums d's rows through the same GEMM as every other product), kept like ints().
+   */
+  ones(shape: readonly number[]): Handle {
+    const key = `ones:${shape.join('x')}`;
+    let h = this.consts.get(key);
+    if (h === undefined) this.consts.set(key, (h = this.upload(shape, new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(1))));
+    return h;
+  }
+
+  /** Sum over the rows of d [..., rows, n] as ones [..., 1, rows] · d, shaped [..., 1, n]. */
+  sumRows(d: Handle, rows: number, batched: boolean): Handle {
+    return this.matMul(this.ones(batched ? [1, 1, rows] : [1, rows]), d);
   }
 
   typeAttr(name: string, dtype: 'float32' | 'int32'): OpAttr {
@@ -120,8 +141,12 @@ export class NativeOps {
     return [o[0]!.id, o[1]!.id];
   }
 
-  /** a·b with optional transposes (float32). */
+  /**
+   * a·b with optional transposes (float32): tfjs-hpo's HpoMatMul when its kernels are
+   * loaded (the same GEMM the tfjs API's matMul then uses, see hpo-kernels.ts), else TF's.
+   */
   matMul(a: Handle, b: Handle, transposeA = false, transposeB = false): Handle {
+    if (this.hpoGemm) return this.run(matMulOpName(transposeA, transposeB), NO_ATTRS, [a, b]);
     return this.run('MatMul', this.matMulAttrs[(transposeA ? 1 : 0) | (transposeB ? 2 : 0)]!, [a, b]);
   }
 

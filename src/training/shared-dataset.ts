@@ -7,6 +7,7 @@
 import { FASHION_FILES, readFashionFile, streamFashionFile, type SharedFashionMnist } from '../data/fashion-mnist.js';
 import { DatasetError } from '../errors.js';
 import { zeroCopyOffset, type BackendName } from './backend.js';
+import { hpoKernels } from './hpo-kernels.js';
 import { allocateSharedLayout, buildSharedLayout, fillSharedLayoutBytes, LAYOUT_ALIGN_BYTES, PIXELS, type FashionData, type Layout, type SharedLayout, type SharedLayouts } from './data.js';
 
 /** What a pool thread gets (structured-cloned: the SharedArrayBuffers are shared, not copied). */
@@ -18,6 +19,15 @@ export interface ThreadDataset {
   readonly layouts: SharedLayouts;
   /** Whether the backend reads `layouts` in place (false: each thread copies them). */
   readonly zeroCopy: boolean;
+}
+
+/**
+ * Whether the training images stay bytes (a quarter of the float layout: 47 MB instead of
+ * 188 MB for Fashion-MNIST), gathered per batch by tfjs-hpo's HpoGather op: on the
+ * tensorflow backend when its kernels are loaded in this (the main) thread.
+ */
+function trainAsBytes(backend: BackendName): boolean {
+  return backend === 'tensorflow' && hpoKernels() !== undefined;
 }
 
 /** Picks each layout's start for `backend`; records whether it will be read in place. */
@@ -48,7 +58,7 @@ export function shareFashionDataset(dataset: SharedFashionMnist, layouts: readon
   const test = new Uint8Array(dataset.testImages);
   const a = aligner(backend);
   const built: { -readonly [L in Layout]?: SharedLayouts[L] } = {};
-  for (const layout of new Set(layouts)) built[layout] = buildSharedLayout(train, test, layout, a.align);
+  for (const layout of new Set(layouts)) built[layout] = buildSharedLayout(train, test, layout, a.align, trainAsBytes(backend));
   return {
     trainLabels: dataset.trainLabels,
     testLabels: dataset.testLabels,
@@ -84,7 +94,7 @@ export function allocateSharedFashion(layouts: readonly Layout[], backend: Backe
   const nTest = FASHION_FILES.testLabels.count;
   const a = aligner(backend);
   const built: { -readonly [L in Layout]?: SharedLayouts[L] } = {};
-  for (const layout of new Set(layouts)) built[layout] = allocateSharedLayout(layout, nTrain, nTest, a.align);
+  for (const layout of new Set(layouts)) built[layout] = allocateSharedLayout(layout, nTrain, nTest, a.align, trainAsBytes(backend));
   const images = layouts.length === 0 ? { train: new SharedArrayBuffer(nTrain * PIXELS), test: new SharedArrayBuffer(nTest * PIXELS) } : null;
   const dataset: ThreadDataset = {
     trainLabels: new SharedArrayBuffer(nTrain),
@@ -122,10 +132,11 @@ export async function loadSharedFashion(dir: string, layouts: readonly Layout[],
  * copy (wasm, or a libtensorflow that copies anyway). For `hpo info`; on tensorflow the
  * addon must be loaded in this thread.
  */
-export function datasetSharing(backend: BackendName): 'shared' | 'per-thread' {
+export function datasetSharing(backend: BackendName): 'shared' | 'shared-bytes' | 'per-thread' {
   if (backend === 'cpu') return 'shared';
   if (backend === 'wasm') return 'per-thread';
-  return zeroCopyOffset(new SharedArrayBuffer(LAYOUT_ALIGN_BYTES + 4096), LAYOUT_ALIGN_BYTES) === undefined ? 'per-thread' : 'shared';
+  if (zeroCopyOffset(new SharedArrayBuffer(LAYOUT_ALIGN_BYTES + 4096), LAYOUT_ALIGN_BYTES) === undefined) return 'per-thread';
+  return trainAsBytes(backend) ? 'shared-bytes' : 'shared';
 }
 
 /** The thread-side views of a {@link ThreadDataset} (no copies). */

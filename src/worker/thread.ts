@@ -46,7 +46,7 @@ async function warmUp(): Promise<LoadedBackend> {
   if (!init.dataset?.zeroCopy || b.name !== init.backend) return b;
   for (const layout of Object.keys(d.shared ?? {}) as Layout[]) {
     const T = fashionTensors(b.tf, d, layout);
-    b.tf.tidy(() => b.tf.gather(T.trainX, b.tf.tensor1d([0], 'int32')).dataSync());
+    b.tf.tidy(() => T.gatherTrain(b.tf.tensor1d([0], 'int32')).dataSync());
   }
   if (init.warmModel) {
     // One step on WARM_ROWS images and one validation, results discarded (the buffers may

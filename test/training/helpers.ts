@@ -2,12 +2,15 @@ import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import type { FashionData, Tf } from '../../src/training/data.js';
+import { loadBackend } from '../../src/training/backend.js';
 
 const require = createRequire(import.meta.url);
 
 /**
- * tfjs-node when it loads here, else pure-JS tfjs on the cpu backend.
- * HPO_TEST_BACKEND=cpu|wasm forces a pure-JS tfjs backend.
+ * The tensorflow backend as the engine loads it (tfjs-node, with tfjs-hpo's GEMM kernels
+ * when built) when it loads here, else pure-JS tfjs on the cpu backend.
+ * HPO_TEST_BACKEND=cpu|wasm forces a pure-JS tfjs backend; TFJS_HPO_KERNELS=0 leaves
+ * libtensorflow's own MatMul in place.
  */
 export async function testTf(): Promise<{ tf: Tf; backend: string }> {
   let tf: Tf;
@@ -20,7 +23,7 @@ export async function testTf(): Promise<{ tf: Tf; backend: string }> {
     return { tf, backend: tf.getBackend() };
   }
   try {
-    tf = require('@tensorflow/tfjs-node') as Tf;
+    tf = (await loadBackend('tensorflow')).tf;
   } catch {
     tf = require('@tensorflow/tfjs') as Tf;
     await tf.setBackend('cpu');

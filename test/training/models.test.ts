@@ -25,7 +25,7 @@ function batch(layout: 'flat1' | 'image', rows: number): { x: tfTypes.Tensor; y:
   const T = fashionTensors(tf, data, layout);
   return tf.tidy(() => {
     const idx = tf.tensor1d(Int32Array.from({ length: rows }, (_, i) => (i * 37) % T.nTrain), 'int32');
-    return { x: tf.keep(tf.gather(T.trainX, idx)), y: tf.keep(tf.gather(T.trainOneHot, idx) as tfTypes.Tensor2D) };
+    return { x: tf.keep(T.gatherTrain(idx)), y: tf.keep(tf.gather(T.trainOneHot, idx) as tfTypes.Tensor2D) };
   });
 }
 

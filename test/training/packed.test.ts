@@ -6,6 +6,8 @@ import { getModel } from '../../src/training/models/index.js';
 import { packedModel, PackedTrainer, type PackMember } from '../../src/training/packed/index.js';
 import { widthBucket } from '../../src/training/packed/mlp.js';
 import type { Params } from '../../src/space/distribution.js';
+import { hpoKernels } from '../../src/training/hpo-kernels.js';
+import type * as tfTypes from '@tensorflow/tfjs';
 
 const { tf, backend } = await testTf();
 const fashion = loadFashionSubset(3000, 10000);
@@ -161,10 +163,10 @@ const checkpointCases: { model: string; batch: number; subset: number; params: P
   { model: 'softmax', batch: 16, subset: 800, params: [{ learning_rate: 0.02, batch_size: 16 }, { learning_rate: 0.05, batch_size: 16 }] },
   {
     model: 'mlp',
-    batch: 50,
+    batch: 40,
     subset: 1000,
     // Mixed widths (padded in the pack, unpadded in the checkpoint) and dropout (masks per epoch).
-    params: [{ learning_rate: 0.05, num_hiddens: 60, dropout: 0.2, batch_size: 50 }, { learning_rate: 0.1, num_hiddens: 70, dropout: 0, batch_size: 50 }],
+    params: [{ learning_rate: 0.05, num_hiddens: 60, dropout: 0.2, batch_size: 40 }, { learning_rate: 0.1, num_hiddens: 70, dropout: 0, batch_size: 40 }],
   },
   { model: 'lenet', batch: 64, subset: 640, params: [{ learning_rate: 0.3, batch_size: 64 }, { learning_rate: 0.9, batch_size: 64 }], skip: !fastConv && 'LeNet runs on tensorflow only in tests' },
 ];
@@ -185,6 +187,9 @@ for (const c of checkpointCases) {
     t.validationErrors();
     const packedAfter1 = t.saveState(1);
     assertSameWeights(after1.state, packedAfter1, 'epoch 1 checkpoint, packed vs alone');
+    // With tfjs-hpo's GEMM the packed softmax and MLP steps are the single steps' bits.
+    const exact = c.model !== 'lenet' && backend === 'tensorflow' && hpoKernels() !== undefined;
+    if (exact) assert.ok(Buffer.from(packedAfter1).equals(Buffer.from(after1.state)), 'bit-identical checkpoint');
     t.dispose();
 
     // Resumed packed from the single trainer's checkpoint, beside a fresh member: epochs 2-3
@@ -198,7 +203,9 @@ for (const c of checkpointCases) {
       if (e === 0) assert.deepEqual(r.epochs[r.ids.indexOf(1)], 2, 'the resumed member is at its epoch 2');
     }
     assertClose(whole.values.slice(1), got, 'resumed packed');
-    assertSameWeights(whole.state, r.saveState(1), 'epoch 3 weights');
+    const resumedState = r.saveState(1);
+    assertSameWeights(whole.state, resumedState, 'epoch 3 weights');
+    if (exact) assert.ok(Buffer.from(resumedState).equals(Buffer.from(whole.state)), 'bit-identical after resuming packed');
     r.dispose();
 
     // Resumed alone from the packed checkpoint.
@@ -233,6 +240,65 @@ test('a checkpoint that does not fit rejects that member alone', () => {
   t.trainEpoch();
   assert.equal(t.validationErrors().length, 1);
   t.dispose();
+  releaseFashionTensors(tf, data);
+  assert.equal(tf.memory().numTensors, base);
+});
+
+/** The trained variables of one trial alone (its net's W / W1, W2, b2), as flat arrays. */
+function aloneWeights(model: string, params: Params, seed: number, epochs: number, trainSubset: number): Float32Array[] {
+  const t = getModel(model).createTrainer(tf, data, params, { seed, step: 'lean', trainSubset });
+  try {
+    for (let e = 0; e < epochs; e++) t.trainEpoch(e);
+    const net = (t as unknown as { net: { variables: tfTypes.Variable[] } }).net;
+    return net.variables.map((v) => v.dataSync() as Float32Array);
+  } finally {
+    t.dispose();
+  }
+}
+
+const gemm = backend === 'tensorflow' && hpoKernels() !== undefined;
+
+// With tfjs-hpo's GEMM (src/native) every product's bits are independent of the batch it
+// sits in, and the packed native steps run the single steps' ops per slot: a packed trial
+// is then the very same computation as the trial alone, even where SGD is chaotic
+// (batch 16, lr 0.9), where any last-bit difference would grow into a different run.
+test('with tfjs-hpo GEMM, packed trials are bit-identical to trials alone', { skip: !gemm && 'needs the tensorflow backend with tfjs-hpo GEMM kernels' }, () => {
+  const base = tf.memory().numTensors;
+  const sm = [0.9, 0.5, 0.05].map((lr, i) => ({ id: i + 1, seed: 40 + i, params: { learning_rate: lr } }));
+  const spec = packedModel('softmax')!;
+  const ps = new PackedTrainer(tf, data, spec, 16, 1600);
+  ps.regroup([], sm);
+  ps.trainEpoch();
+  ps.trainEpoch();
+  const W = (ps as unknown as { net: { W: tfTypes.Tensor } }).net.W;
+  sm.forEach((m, k) => {
+    const [w] = aloneWeights('softmax', m.params, m.seed, 2, 1600);
+    // Packed softmax stores W transposed: slot k is W^T [10, 785].
+    const packedW = tf.tidy(() => tf.transpose(tf.slice(W, [k, 0, 0], [1, -1, -1]).reshape([10, 785])).dataSync() as Float32Array);
+    assert.deepEqual(packedW, w, `softmax trial ${m.id}: weights differ`);
+  });
+  ps.dispose();
+
+  const cfg: [number, number, number][] = [[0.9, 100, 0.3], [0.5, 128, 0], [0.2, 110, 0.5]];
+  const mm = cfg.map(([lr, h, p], i) => ({ id: i + 1, seed: 90 + i, params: { learning_rate: lr, num_hiddens: h, dropout: p, batch_size: 32 } }));
+  const pm = new PackedTrainer(tf, data, packedModel('mlp')!, 32, 960);
+  pm.regroup([], mm);
+  pm.trainEpoch();
+  pm.trainEpoch();
+  const net = (pm as unknown as { net: { W1: tfTypes.Tensor; W2: tfTypes.Tensor; b2: tfTypes.Tensor } }).net;
+  mm.forEach((m, k) => {
+    const h = cfg[k]![1];
+    const [w1, w2, b2] = aloneWeights('mlp', m.params, m.seed, 2, 960);
+    const [p1, p2, pb] = tf.tidy(() => [
+      tf.slice(net.W1, [k, 0, 0], [1, -1, h]).dataSync() as Float32Array,
+      tf.slice(net.W2, [k, 0, 0], [1, h, -1]).dataSync() as Float32Array,
+      tf.slice(net.b2, [k, 0, 0], [1, -1, -1]).dataSync() as Float32Array,
+    ]);
+    assert.deepEqual(p1, w1, `mlp trial ${m.id}: W1 differs`);
+    assert.deepEqual(p2, w2, `mlp trial ${m.id}: W2 differs`);
+    assert.deepEqual(pb, b2, `mlp trial ${m.id}: b2 differs`);
+  });
+  pm.dispose();
   releaseFashionTensors(tf, data);
   assert.equal(tf.memory().numTensors, base);
 });

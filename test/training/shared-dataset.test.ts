@@ -18,6 +18,8 @@ import { runFashionTrial } from '../../src/training/fashion-objective.js';
 import { DEBIAN_DIR, loadFashionMnistDir } from '../../src/data/fashion-mnist.js';
 import { loadSharedFashion, shareFashionDataset } from '../../src/training/shared-dataset.js';
 import { DatasetError } from '../../src/errors.js';
+import { hpoKernels } from '../../src/training/hpo-kernels.js';
+import { nativeOps } from '../../src/training/native-ops.js';
 
 const { tf, backend } = await testTf();
 const native = backend === 'tensorflow';
@@ -39,9 +41,9 @@ for (const layout of ['flat1', 'image'] as const) {
     const { shared, copied } = bothPaths(layout, 300, 70);
     const S = fashionTensors(tf, shared, layout);
     const C = fashionTensors(tf, copied, layout);
-    assert.deepEqual(S.trainX.shape, C.trainX.shape);
+    assert.deepEqual(S.trainX!.shape, C.trainX!.shape);
     assert.deepEqual(S.testX.shape, C.testX.shape);
-    assert.deepEqual(S.trainX.dataSync(), C.trainX.dataSync());
+    assert.deepEqual(S.trainX!.dataSync(), C.trainX!.dataSync());
     assert.deepEqual(S.testX.dataSync(), C.testX.dataSync());
     // Chunks of test rows, aligned (views) and not (slices), hold the same rows.
     for (const [start, size] of [[0, 16], [16, 32], [48, 22], [5, 9]] as const) {
@@ -52,6 +54,38 @@ for (const layout of ['flat1', 'image'] as const) {
     assert.throws(() => S.testRows(60, 20), RangeError);
     releaseFashionTensors(tf, shared);
     releaseFashionTensors(tf, copied);
+  });
+}
+
+// tfjs-hpo's kernels: the training rows kept as bytes and gathered by HpoGather* give the
+// very floats of the float layout (row for row, through the tfjs API and raw handles).
+for (const layout of ['flat1', 'image'] as const) {
+  test(`${layout}: training rows kept as bytes gather to the float layout's values`, { skip: !(native && hpoKernels()) && 'needs the tensorflow backend with tfjs-hpo kernels' }, () => {
+    const raw = syntheticData(300, 70, 13);
+    const floats = fashionTensors(tf, raw, layout);
+    const bytesLayout = buildSharedLayout(raw.trainImages!, raw.testImages!, layout, align, true);
+    assert.equal(bytesLayout.trainBytes, true);
+    const data: FashionData = { trainLabels: raw.trainLabels, testLabels: raw.testLabels, shared: { [layout]: bytesLayout } };
+    const B = fashionTensors(tf, data, layout);
+    assert.equal(B.trainX, null);
+    const idx = [299, 0, 17, 17, 150, 3];
+    const want = tf.tidy(() => floats.gatherTrain(tf.tensor2d(idx, [2, 3], 'int32')));
+    const got = tf.tidy(() => B.gatherTrain(tf.tensor2d(idx, [2, 3], 'int32')));
+    assert.deepEqual(got.shape, want.shape);
+    assert.deepEqual(got.dataSync(), want.dataSync());
+    const ops = nativeOps(tf)!;
+    const ih = ops.upload([idx.length], Int32Array.from(idx));
+    const h = B.gatherTrainNative(ops, ih);
+    const viaHandles = ops.toTensor(tf, h, [idx.length, ...want.shape.slice(2)]);
+    assert.deepEqual(viaHandles.dataSync(), want.dataSync());
+    ops.del(ih);
+    // A row outside the set is an error, not a read past the buffer.
+    assert.throws(() => tf.tidy(() => B.gatherTrain(tf.tensor1d([300], 'int32')).dataSync()), /outside \[0, 300\)/);
+    // The test rows stay float and equal.
+    assert.deepEqual(B.testX.dataSync(), floats.testX.dataSync());
+    tf.dispose([want, got, viaHandles]);
+    releaseFashionTensors(tf, data);
+    releaseFashionTensors(tf, raw);
   });
 }
 
@@ -137,10 +171,13 @@ test('streamed decoding gives the same layout as decoding the whole files', { sk
   assert.deepEqual(new Uint8Array(streamed.trainLabels), new Uint8Array(whole.trainLabels));
   assert.deepEqual(new Uint8Array(streamed.testLabels), new Uint8Array(whole.testLabels));
   for (const layout of ['flat1', 'image'] as const) {
-    const ref = buildSharedLayout(new Uint8Array(whole.trainImages), new Uint8Array(whole.testImages), layout);
     const got = streamed.layouts[layout]!;
+    // With tfjs-hpo's kernels the training rows stay bytes (see shared-dataset.ts).
+    const ref = buildSharedLayout(new Uint8Array(whole.trainImages), new Uint8Array(whole.testImages), layout, undefined, got.trainBytes);
     const w = layout === 'flat1' ? PIXELS + 1 : PIXELS;
-    assert.ok(Buffer.from(got.buffer, got.trainOffset, 60000 * w * 4).equals(Buffer.from(ref.buffer, ref.trainOffset, 60000 * w * 4)), `${layout}: training rows differ`);
+    const trainLen = got.trainBytes ? 60000 * PIXELS : 60000 * w * 4;
+    assert.ok(Buffer.from(got.buffer, got.trainOffset, trainLen).equals(Buffer.from(ref.buffer, ref.trainOffset, trainLen)), `${layout}: training rows differ`);
+    if (got.trainBytes) assert.ok(Buffer.from(got.buffer, got.trainOffset, trainLen).equals(Buffer.from(whole.trainImages)), `${layout}: training bytes differ from the file's`);
     assert.ok(Buffer.from(got.buffer, got.testOffset, 10000 * w * 4).equals(Buffer.from(ref.buffer, ref.testOffset, 10000 * w * 4)), `${layout}: test rows differ`);
   }
 });

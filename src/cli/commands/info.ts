@@ -40,6 +40,7 @@ export async function infoCommand(a: { storage: string; backend: string; json: b
     info['backend'] = b.name;
     info['versions'] = b.versions;
     info['nativeInstall'] = d.nativeInstall;
+    if (d.kernels) info['matMulKernels'] = d.kernels.active ? `tfjs-hpo GEMM (${d.kernels.isa})` : `libtensorflow's own (tfjs-hpo GEMM off: ${d.kernels.reason})`;
     info['datasetTensors'] = datasetSharing(b.name);
     if (b.warning) info['backendWarning'] = b.warning;
   } catch (e) {
@@ -105,11 +106,14 @@ export async function infoCommand(a: { storage: string; backend: string; json: b
   };
   if (info['nativeInstall']) lines.push(`  native install: ${how[String(info['nativeInstall'])] ?? String(info['nativeInstall'])}`);
   for (const [k, x] of Object.entries(v)) if (k !== 'libtensorflow') lines.push(`  ${k}: ${String(x)}`);
+  if (info['matMulKernels']) lines.push(`  matMul kernels: ${String(info['matMulKernels'])}`);
   if (info['datasetTensors']) {
     lines.push(
-      info['datasetTensors'] === 'shared'
-        ? '  dataset tensors: one float32 copy per process, shared by every worker thread (read in place)'
-        : '  dataset tensors: one float32 copy per worker thread (this backend copies its inputs)',
+      info['datasetTensors'] === 'shared-bytes'
+        ? '  dataset tensors: one copy per process, shared by every worker thread: training images as bytes (converted per batch by tfjs-hpo\'s gather op), test images as float32'
+        : info['datasetTensors'] === 'shared'
+          ? '  dataset tensors: one float32 copy per process, shared by every worker thread (read in place)'
+          : '  dataset tensors: one float32 copy per worker thread (this backend copies its inputs)',
     );
   }
   const t = info['threads'] as Record<string, unknown>;

@@ -102,7 +102,7 @@ export class EpochBatches {
       const oh = new Float32Array(size * 10);
       for (let i = 0; i < size; i++) oh[i * 10 + labels[idx[i]!]!] = 1;
       tf.tidy(() => {
-        const x = tf.gather(this.data.trainX, tf.tensor1d(idx, 'int32'));
+        const x = this.data.gatherTrain(tf.tensor1d(idx, 'int32'));
         step({ x, y: tf.tensor2d(oh, [size, 10], 'float32'), size });
       });
     });
@@ -115,32 +115,25 @@ export class EpochBatches {
    */
   forEachNative(ops: NativeOps, epochIndex: number, step: (x: Handle, labels: Handle, size: number) => void): void {
     const labelBytes = this.data.trainLabelBytes;
-    const trainX = ops.id(this.data.trainX);
-    const axis = ops.upload([], new Int32Array(1));
-    const gatherAttrs = [ops.typeAttr('Tparams', 'float32'), ops.typeAttr('Tindices', 'int32'), ops.typeAttr('Taxis', 'int32')];
-    try {
-      this.forEachIndices(epochIndex, (idx) => {
-        const size = idx.length;
-        const lab = new Int32Array(size);
-        for (let i = 0; i < size; i++) lab[i] = labelBytes[idx[i]!]!;
-        const ih = ops.upload([size], idx);
-        const labels = ops.upload([size], lab);
-        let x: Handle;
-        try {
-          x = ops.run('GatherV2', gatherAttrs, [trainX, ih, axis]);
-        } finally {
-          ops.del(ih);
-        }
-        try {
-          step(x, labels, size);
-        } finally {
-          ops.del(x);
-          ops.del(labels);
-        }
-      });
-    } finally {
-      ops.del(axis);
-    }
+    this.forEachIndices(epochIndex, (idx) => {
+      const size = idx.length;
+      const lab = new Int32Array(size);
+      for (let i = 0; i < size; i++) lab[i] = labelBytes[idx[i]!]!;
+      const ih = ops.upload([size], idx);
+      const labels = ops.upload([size], lab);
+      let x: Handle;
+      try {
+        x = this.data.gatherTrainNative(ops, ih);
+      } finally {
+        ops.del(ih);
+      }
+      try {
+        step(x, labels, size);
+      } finally {
+        ops.del(x);
+        ops.del(labels);
+      }
+    });
   }
 }
 

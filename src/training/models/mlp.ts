@@ -137,13 +137,25 @@ export class MlpNet implements Net {
     ops.del(t);
     const gW2 = ops.matMul(hd, d, true, false);
     ops.del(hd);
-    const gb2 = ops.sum(d, [0]);
+    const gb2 = this.biasGrad(ops, d, s.rows);
     ops.del(d);
     ops.setVariable(this.tf, this.W2, ops.subFree(W2, gW2));
     ops.setVariable(this.tf, this.b2, ops.subFree(b2, gb2));
     const gW1 = ops.matMul(x, dpre, true, false);
     ops.del(dpre);
     ops.setVariable(this.tf, this.W1, ops.subFree(W1, gW1));
+  }
+
+  /**
+   * The rows of d summed: with tfjs-hpo's GEMM as ones·d, so a packed trial (which sums
+   * the same way per slot) gets the same bits; else TF's Sum.
+   */
+  private biasGrad(ops: NativeOps, d: Handle, rows: number): Handle {
+    if (!ops.hpoGemm) return ops.sum(d, [0]);
+    const r = ops.sumRows(d, rows, false);
+    const g = ops.reshape(r, [10]);
+    ops.del(r);
+    return g;
   }
 
   /** Reference: the same forward pass, gradients by tf.variableGrads. */

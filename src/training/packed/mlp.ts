@@ -5,6 +5,7 @@ import { deriveSeed, FastRng } from '../../random.js';
 import { UsageError } from '../../errors.js';
 import { batchSize, epochDropoutRng, numParam } from '../models/common.js';
 import { MlpNet, mlpModel } from '../models/mlp.js';
+import type { Handle, NativeOps } from '../native-ops.js';
 import { batchMatMul, encodeSlot, replaceVariable, slot, stackSlots, withSingleNet, type PackedModelSpec, type PackedNet, type PackMember, type PackScalars } from './packed-net.js';
 
 type T3 = tfTypes.Tensor3D;
@@ -143,6 +144,11 @@ export class PackedMlpNet implements PackedNet {
    * [rows, H_k] mask; members without dropout get ones; padded units get 0.
    */
   private masks(rows: number): T3 | null {
+    const m = this.maskValues(rows);
+    return m === null ? null : this.tf.tensor3d(m, [this.shapes.length, rows, this.hmax], 'float32');
+  }
+
+  private maskValues(rows: number): Float32Array | null {
     if (this.keepScale === null) return null;
     const H = this.hmax;
     const K = this.shapes.length;
@@ -162,7 +168,7 @@ export class PackedMlpNet implements PackedNet {
       s.rng.fillMask(own, s.dropout, keep);
       for (let r = 0; r < rows; r++) m.set(own.subarray(r * s.hidden, (r + 1) * s.hidden), base + r * H);
     });
-    return this.tf.tensor3d(m, [K, rows, H], 'float32');
+    return m;
   }
 
   step(x: tfTypes.Tensor, y: T3, s: PackScalars): void {
@@ -181,6 +187,52 @@ export class PackedMlpNet implements PackedNet {
     this.W2!.assign(tf.sub(W2, batchMatMul(tf, hd, d, true, false)));
     this.b2!.assign(tf.sub(b2, tf.sum(d, 1, true)));
     this.W1!.assign(tf.sub(W1, batchMatMul(tf, x3, dpre, true, false)));
+  }
+
+  /**
+   * MlpNet.nativeStep per slot, op for op (a mask of ones and a scale of 1 for members
+   * without dropout change no bit; the bias gradient is ones·d as there).
+   */
+  nativeStep(ops: NativeOps, x: Handle, labels: Handle, s: PackScalars, rows: number): void {
+    const K = this.shapes.length;
+    const W1 = ops.id(this.W1!);
+    const W2 = ops.id(this.W2!);
+    const b2 = ops.id(this.b2!);
+    const values = this.maskValues(rows);
+    const mask = values === null ? null : ops.upload([K, rows, this.hmax], values);
+    const a = ops.matMul(x, W1);
+    const h = ops.run('Relu', ops.tFloat, [a]);
+    ops.del(a);
+    let hd = h;
+    if (mask !== null) {
+      hd = ops.bin('Mul', h, mask);
+      ops.delAll([h, mask]);
+    }
+    const z0 = ops.matMul(hd, W2);
+    const z = ops.bin('Add', z0, b2);
+    ops.del(z0);
+    const z2 = ops.reshape(z, [K * rows, 10]);
+    ops.del(z);
+    const g2 = ops.xentGrad(z2, labels);
+    ops.del(z2);
+    const g = ops.reshape(g2, [K, rows, 10]);
+    ops.del(g2);
+    const d = ops.bin('Mul', g, ops.id(s.lrOverB));
+    ops.del(g);
+    const dForH = this.keepScale !== null ? ops.bin('Mul', d, ops.id(this.keepScale)) : d;
+    const t = ops.matMul(dForH, W2, false, true);
+    if (dForH !== d) ops.del(dForH);
+    const dpre = ops.bin('ReluGrad', t, hd);
+    ops.del(t);
+    const gW2 = ops.matMul(hd, d, true, false);
+    ops.del(hd);
+    const gb2 = ops.sumRows(d, rows, true);
+    ops.del(d);
+    ops.setVariable(this.tf, this.W2!, ops.subFree(W2, gW2));
+    ops.setVariable(this.tf, this.b2!, ops.subFree(b2, gb2));
+    const gW1 = ops.matMul(x, dpre, true, false);
+    ops.del(dpre);
+    ops.setVariable(this.tf, this.W1!, ops.subFree(W1, gW1));
   }
 
   logits(x: tfTypes.Tensor): T3 {

@@ -2,6 +2,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import type { Params } from '../../space/distribution.js';
 import type { Layout, Tf } from '../data.js';
 import { encodeVariables, loadVariables } from '../checkpoint.js';
+import type { Handle, NativeOps } from '../native-ops.js';
 
 /** One trial's place in a pack: what its slot is built from. */
 export interface PackMember {
@@ -47,6 +48,14 @@ export interface PackedNet {
   startEpoch?(epochs: readonly number[]): void;
   /** One SGD step for every slot (inside tf.tidy): x [K, B, ...], y one-hot [K, B, 10]. */
   step(x: tfTypes.Tensor, y: tfTypes.Tensor3D, s: PackScalars): void;
+  /**
+   * The step as raw TensorFlow eager ops, used on the tensorflow backend when tfjs-hpo's
+   * GEMM is loaded: x [K, rows, ...] gathered, labels int32 [K * rows]. Per slot it runs
+   * the single net's nativeStep op for op (row-wise ops on [K * rows, ...], per-slot
+   * scalars, HpoMatMul products whose bits do not depend on the batch), so a packed trial
+   * gets exactly the numbers it gets alone. Frees what it creates, not x or labels.
+   */
+  nativeStep?(ops: NativeOps, x: Handle, labels: Handle, s: PackScalars, rows: number): void;
   /** Inference logits [K, N, 10] of a chunk x [N, ...] shared by every slot (inside tf.tidy). */
   logits(x: tfTypes.Tensor): tfTypes.Tensor3D;
   dispose(): void;

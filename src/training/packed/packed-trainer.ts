@@ -1,8 +1,9 @@
 import type * as tfTypes from '@tensorflow/tfjs';
-import { fashionTensors, type FashionData, type FashionTensors, type Tf } from '../data.js';
+import { fashionTensors, TEST_ROW_ALIGN, type FashionData, type FashionTensors, type Tf } from '../data.js';
 import { deriveSeed, FastRng } from '../../random.js';
 import { errorMessage, UsageError } from '../../errors.js';
 import { learningRate } from '../models/common.js';
+import { nativeOps, type NativeOps } from '../native-ops.js';
 import type { PackedModelSpec, PackedNet, PackMember, PackScalars } from './packed-net.js';
 
 interface SlotState {
@@ -148,6 +149,12 @@ export class PackedTrainer {
     const B = this.batchSize;
     const perms = this.slots.map((s) => new FastRng(deriveSeed(s.orderSeed, 'epoch', s.epochs)).permutation(n));
     this.net.startEpoch?.(this.slots.map((s) => s.epochs));
+    const ops = this.net.nativeStep ? nativeOps(tf) : null;
+    if (ops?.hpoGemm) {
+      this.nativeEpoch(ops, perms);
+      for (const s of this.slots) s.epochs++;
+      return;
+    }
     const labels = this.T.trainLabelBytes;
     for (let start = 0; start < n; start += B) {
       const size = Math.min(B, n - start);
@@ -162,11 +169,42 @@ export class PackedTrainer {
       const s = this.scalarsFor(size);
       tf.tidy(() => {
         // Indices shaped [K, size] gather straight into [K, size, ...] (no Reshape op).
-        const x = tf.gather(this.T.trainX, tf.tensor2d(idx, [K, size], 'int32'));
+        const x = this.T.gatherTrain(tf.tensor2d(idx, [K, size], 'int32'));
         this.net.step(x, tf.tensor3d(oh, [K, size, 10], 'float32'), s);
       });
     }
     for (const s of this.slots) s.epochs++;
+  }
+
+  /** The epoch's batches as raw eager handles (as EpochBatches.forEachNative for one trial). */
+  private nativeEpoch(ops: NativeOps, perms: readonly Int32Array[]): void {
+    const K = this.slots.length;
+    const n = this.T.nTrain;
+    const B = this.batchSize;
+    const labelBytes = this.T.trainLabelBytes;
+    for (let start = 0; start < n; start += B) {
+      const size = Math.min(B, n - start);
+      const idx = new Int32Array(K * size);
+      const lab = new Int32Array(K * size);
+      for (let k = 0; k < K; k++) {
+        const part = perms[k]!.subarray(start, start + size);
+        idx.set(part, k * size);
+        for (let i = 0; i < size; i++) lab[k * size + i] = labelBytes[part[i]!]!;
+      }
+      const ih = ops.upload([K, size], idx);
+      let x: number;
+      try {
+        x = this.T.gatherTrainNative(ops, ih);
+      } finally {
+        ops.del(ih);
+      }
+      const labels = ops.upload([K * size], lab);
+      try {
+        this.net.nativeStep!(ops, x, labels, this.scalarsFor(size), size);
+      } finally {
+        ops.delAll([x, labels]);
+      }
+    }
   }
 
   /** Test-set misclassification rate of every member, in slot order. One dataSync. */
@@ -176,12 +214,14 @@ export class PackedTrainer {
     if (K === 0) return [];
     const tf = this.tf;
     const T = this.T;
-    const chunk = this.spec.evalChunk;
+    // Chunks of whole TEST_ROW_ALIGN rows read the shared test rows in place (testRows);
+    // a Slice would copy 15.7 MB per 5000 flat rows into the thread's malloc arena.
+    const chunk = this.spec.evalChunk > TEST_ROW_ALIGN ? this.spec.evalChunk - (this.spec.evalChunk % TEST_ROW_ALIGN) : this.spec.evalChunk;
     const wrong = tf.tidy(() => {
       let acc: tfTypes.Tensor | undefined;
       for (let start = 0; start < T.nTest; start += chunk) {
         const size = Math.min(chunk, T.nTest - start);
-        const x = size === T.nTest ? T.testX : tf.slice(T.testX, start, size);
+        const x = size === T.nTest ? T.testX : T.testRows(start, size);
         const y = size === T.nTest ? T.testLabels : tf.slice(T.testLabels, start, size);
         const w = tf.sum(tf.cast(tf.notEqual(tf.argMax(this.net.logits(x), 2), y), 'int32'), 1);
         acc = acc === undefined ? w : tf.add(acc, w);

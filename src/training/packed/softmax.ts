@@ -4,6 +4,7 @@ import type { Tf } from '../data.js';
 import { deriveSeed } from '../../random.js';
 import { batchSize } from '../models/common.js';
 import { SoftmaxNet, softmaxModel } from '../models/softmax.js';
+import type { Handle, NativeOps } from '../native-ops.js';
 import { batchMatMul, encodeSlot, replaceVariable, slot, stackSlots, withSingleNet, type PackedModelSpec, type PackedNet, type PackMember, type PackScalars } from './packed-net.js';
 
 type T3 = tfTypes.Tensor3D;
@@ -56,6 +57,24 @@ export class PackedSoftmaxNet implements PackedNet {
     const p = tf.softmax(batchMatMul(tf, x3, W, false, true));
     const d = tf.mul(tf.sub(p, y), s.lrOverB) as T3;
     this.W!.assign(tf.sub(W, batchMatMul(tf, d, x3, true, false)));
+  }
+
+  /** SoftmaxNet.nativeStep per slot: z = x Wt^T; d = xent'(z) lr_k/B; Wt -= d^T x. */
+  nativeStep(ops: NativeOps, x: Handle, labels: Handle, s: PackScalars, rows: number): void {
+    const K = this.members.length;
+    const W = ops.id(this.W!);
+    const z = ops.matMul(x, W, false, true);
+    const z2 = ops.reshape(z, [K * rows, 10]);
+    ops.del(z);
+    const g = ops.xentGrad(z2, labels);
+    ops.del(z2);
+    const g3 = ops.reshape(g, [K, rows, 10]);
+    ops.del(g);
+    const d = ops.bin('Mul', g3, ops.id(s.lrOverB));
+    ops.del(g3);
+    const gw = ops.matMul(d, x, true, false);
+    ops.del(d);
+    ops.setVariable(this.tf, this.W!, ops.subFree(W, gw));
   }
 
   logits(x: tfTypes.Tensor): T3 {

@@ -1,0 +1,164 @@
+// Single-precision GEMM body, included once per instruction set by gemm.cc with
+// GEMM_NS (namespace), GEMM_VL (floats per vector) and GEMM_MR (rows per micro-tile) set.
+//
+// C[M,N] = op(A)[M,K] * op(B)[K,N], all row-major and contiguous, C overwritten.
+// Classic three-level blocking: a KC x NC panel of op(B) and an MC x KC block of op(A) are
+// packed into contiguous, zero-padded buffers; a register-resident MR x NR micro-kernel
+// (NR = 2 vectors) walks them. The order of additions for one element of C depends only
+// on K (and the fixed block sizes), never on M, N or a batch index, so the same product
+// computed alone or as one member of a batch gives the same bits.
+
+namespace GEMM_NS {
+
+typedef float vf __attribute__((vector_size(GEMM_VL * 4), aligned(4)));
+constexpr int VL = GEMM_VL;
+constexpr int MR = GEMM_MR;
+constexpr int NR = 2 * VL;
+constexpr int KC = 256;
+constexpr int MC = MR * 32;
+constexpr int NC = NR * 64;
+
+static inline vf load(const float* p) {
+  vf v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+static inline void store(float* p, vf v) { __builtin_memcpy(p, &v, sizeof v); }
+
+// Packs rows [i0, i0+mc) x cols [k0, k0+kc) of op(A) into R-row slivers: for each
+// sliver, kc groups of R values (one per row), rows past mc padded with zeros.
+template <int R>
+static void packA(const float* A, bool transA, int M, int K, int i0, int mc, int k0, int kc, float* out) {
+  for (int s = 0; s < mc; s += R) {
+    const int rows = mc - s < R ? mc - s : R;
+    for (int k = 0; k < kc; ++k) {
+      for (int r = 0; r < rows; ++r) {
+        const int i = i0 + s + r, kk = k0 + k;
+        out[k * R + r] = transA ? A[(size_t)kk * M + i] : A[(size_t)i * K + kk];
+      }
+      for (int r = rows; r < R; ++r) out[k * R + r] = 0.f;
+    }
+    out += (size_t)kc * R;
+  }
+}
+
+// Packs rows [k0, k0+kc) x cols [j0, j0+nc) of op(B) into C-column slivers.
+template <int C>
+static void packB(const float* B, bool transB, int K, int N, int k0, int kc, int j0, int nc, float* out) {
+  for (int s = 0; s < nc; s += C) {
+    const int cols = nc - s < C ? nc - s : C;
+    for (int k = 0; k < kc; ++k) {
+      float* o = out + (size_t)k * C;
+      const int kk = k0 + k;
+      if (!transB && cols == C) {
+        __builtin_memcpy(o, B + (size_t)kk * N + j0 + s, C * sizeof(float));
+        continue;
+      }
+      for (int c = 0; c < cols; ++c) {
+        const int j = j0 + s + c;
+        o[c] = transB ? B[(size_t)j * K + kk] : B[(size_t)kk * N + j];
+      }
+      for (int c = cols; c < C; ++c) o[c] = 0.f;
+    }
+    out += (size_t)kc * C;
+  }
+}
+
+// An R x (NV vectors) tile: acc[r][v] = sum over k of a[k][r] * b[k][v], one accumulator
+// per element of C, k in order, then C = acc (first K block) or C += acc (later blocks).
+// Every tile shape adds the same terms in the same order, so an element's bits do not
+// depend on the tile it falls in.
+template <int R, int NV>
+static inline void micro(int kc, const float* __restrict a, const float* __restrict b, float* C, int ldc, int rows, int cols, bool accumulate) {
+  constexpr int W = NV * VL;
+  vf acc[R][NV];
+#pragma GCC unroll 32
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[r][v] = vf{};
+  for (int k = 0; k < kc; ++k) {
+    vf bv[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) bv[v] = load(b + v * VL);
+#pragma GCC unroll 32
+    for (int r = 0; r < R; ++r) {
+      const vf av = vf{} + a[r];
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[r][v] += av * bv[v];
+    }
+    a += R;
+    b += W;
+  }
+  if (rows == R && cols == W) {
+#pragma GCC unroll 32
+    for (int r = 0; r < R; ++r) {
+      float* c = C + (size_t)r * ldc;
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) store(c + v * VL, accumulate ? load(c + v * VL) + acc[r][v] : acc[r][v]);
+    }
+    return;
+  }
+  float tile[R][W];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) store(tile[r] + v * VL, acc[r][v]);
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      float* p = C + (size_t)r * ldc + c;
+      *p = accumulate ? *p + tile[r][c] : tile[r][c];
+    }
+}
+
+// Scratch: packed panels, one set per thread.
+struct Scratch {
+  float* a = nullptr;
+  float* b = nullptr;
+  ~Scratch() {
+    std::free(a);
+    std::free(b);
+  }
+};
+
+// The blocked product with R-row, NV-vector tiles.
+template <int R, int NV>
+static void blocked(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C, Scratch& scratch) {
+  constexpr int W = NV * VL;
+  constexpr int MCr = R * (MC / R);
+  for (int j0 = 0; j0 < N; j0 += NC) {
+    const int nc = N - j0 < NC ? N - j0 : NC;
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      const int kc = K - k0 < KC ? K - k0 : KC;
+      packB<W>(B, transB, K, N, k0, kc, j0, nc, scratch.b);
+      for (int i0 = 0; i0 < M; i0 += MCr) {
+        const int mc = M - i0 < MCr ? M - i0 : MCr;
+        packA<R>(A, transA, M, K, i0, mc, k0, kc, scratch.a);
+        for (int jr = 0; jr < nc; jr += W) {
+          const float* bp = scratch.b + (size_t)(jr / W) * kc * W;
+          for (int ir = 0; ir < mc; ir += R) {
+            const float* ap = scratch.a + (size_t)(ir / R) * kc * R;
+            micro<R, NV>(kc, ap, bp, C + (size_t)(i0 + ir) * N + j0 + jr, N, mc - ir < R ? mc - ir : R, nc - jr < W ? nc - jr : W, k0 > 0);
+          }
+        }
+      }
+    }
+  }
+}
+
+void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C) {
+  static thread_local Scratch scratch;
+  if (!scratch.a) {
+    scratch.a = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * MC * KC));
+    scratch.b = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * KC * NC));
+  }
+  if (K == 0) {
+    for (size_t i = 0; i < (size_t)M * N; ++i) C[i] = 0.f;
+    return;
+  }
+  // Narrow products (N up to one vector: 10 classes, a few filters) take one-vector tiles
+  // with twice the rows; wider ones two-vector tiles.
+  if (N <= VL)
+    blocked<2 * MR, 1>(M, N, K, A, transA, B, transB, C, scratch);
+  else
+    blocked<MR, 2>(M, N, K, A, transA, B, transB, C, scratch);
+}
+
+}  // namespace GEMM_NS

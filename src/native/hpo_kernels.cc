@@ -1,0 +1,361 @@
+// tfjs-hpo's own TensorFlow kernels, registered into the libtensorflow that tfjs-node
+// loaded, through TensorFlow's C op/kernel API. tfjs-node then runs them like any other op
+// (TFE_Execute by name), so tensors never leave TensorFlow.
+//
+// Ops: HpoMatMulNN, HpoMatMulNT, HpoMatMulTN, HpoMatMulTT (N = as is, T = transposed, for
+// a then b). Inputs are float32 of rank 2 ([M,K] x [K,N]) or rank 3 with a leading batch
+// axis that may be 1 on one side (broadcast); the product has the inputs' rank. The
+// arithmetic is gemm.cc's, whose result for one matrix does not depend on the batch it
+// sits in.
+//
+// HpoGatherFlat1 and HpoGatherImage read training images kept as bytes (one uint8 copy per
+// process, in shared memory, registered with registerPixels): inputs `source` (int32 scalar,
+// the registration id) and `indices` (int32, any shape); output float32 pixels / 255 of
+// those rows, shaped [indices..., 785] with a trailing 1 (flat1) or [indices..., 28, 28, 1].
+//
+// The N-API side registers the ops once per process (any thread may load the addon first)
+// and exposes `isa`, `registered` and `sgemm` (for tests, on Float32Arrays).
+#include <node_api.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gemm.h"
+#include "tensorflow/c/c_api.h"
+
+// TensorFlow's C op and kernel API (tensorflow/c/ops.h and kernels.h). The headers are not
+// part of every libtensorflow package (1.15's tarball lacks them), so the few functions
+// used here are declared as the library exports them.
+extern "C" {
+typedef struct TF_OpDefinitionBuilder TF_OpDefinitionBuilder;
+typedef struct TF_ShapeInferenceContext TF_ShapeInferenceContext;
+typedef struct TF_KernelBuilder TF_KernelBuilder;
+typedef struct TF_OpKernelConstruction TF_OpKernelConstruction;
+typedef struct TF_OpKernelContext TF_OpKernelContext;
+
+TF_OpDefinitionBuilder* TF_NewOpDefinitionBuilder(const char* op_name);
+void TF_OpDefinitionBuilderAddInput(TF_OpDefinitionBuilder* builder, const char* input_spec);
+void TF_OpDefinitionBuilderAddOutput(TF_OpDefinitionBuilder* builder, const char* output_spec);
+void TF_OpDefinitionBuilderSetShapeInferenceFunction(TF_OpDefinitionBuilder* builder,
+                                                     void (*fn)(TF_ShapeInferenceContext*, TF_Status*));
+void TF_RegisterOpDefinition(TF_OpDefinitionBuilder* builder, TF_Status* status);
+void TF_ShapeInferenceContextSetUnknownShape(TF_ShapeInferenceContext* ctx, TF_Status* status);
+
+TF_KernelBuilder* TF_NewKernelBuilder(const char* op_name, const char* device_name,
+                                      void* (*create_func)(TF_OpKernelConstruction*),
+                                      void (*compute_func)(void*, TF_OpKernelContext*),
+                                      void (*delete_func)(void*));
+void TF_RegisterKernelBuilder(const char* kernel_name, TF_KernelBuilder* builder, TF_Status* status);
+void TF_GetInput(TF_OpKernelContext* ctx, int i, TF_Tensor** tensor, TF_Status* status);
+TF_Tensor* TF_AllocateOutput(TF_OpKernelContext* context, int index, TF_DataType dtype, int64_t* dims,
+                             int num_dims, size_t len, TF_Status* status);
+void TF_SetOutput(TF_OpKernelContext* ctx, int i, const TF_Tensor* tensor, TF_Status* status);
+void TF_OpKernelContext_Failure(TF_OpKernelContext* ctx, TF_Status* status);
+}
+
+namespace {
+
+struct Status {
+  TF_Status* s = TF_NewStatus();
+  ~Status() { TF_DeleteStatus(s); }
+  bool ok() const { return TF_GetCode(s) == TF_OK; }
+};
+
+struct Input {
+  TF_Tensor* t = nullptr;
+  ~Input() {
+    if (t) TF_DeleteTensor(t);
+  }
+};
+
+void fail(TF_OpKernelContext* ctx, const std::string& msg) {
+  Status st;
+  TF_SetStatus(st.s, TF_INVALID_ARGUMENT, msg.c_str());
+  TF_OpKernelContext_Failure(ctx, st.s);
+}
+
+// One matrix operand: [batch, rows, cols] as stored (before the transpose flag).
+struct Operand {
+  int64_t batch, rows, cols;
+};
+
+bool shapeOf(TF_Tensor* t, Operand* o) {
+  const int rank = TF_NumDims(t);
+  if (TF_TensorType(t) != TF_FLOAT || rank < 2 || rank > 3) return false;
+  o->batch = rank == 3 ? TF_Dim(t, 0) : 1;
+  o->rows = TF_Dim(t, rank - 2);
+  o->cols = TF_Dim(t, rank - 1);
+  return true;
+}
+
+template <bool TA, bool TB>
+void matMulCompute(void*, TF_OpKernelContext* ctx) {
+  Status st;
+  Input a, b;
+  TF_GetInput(ctx, 0, &a.t, st.s);
+  if (st.ok()) TF_GetInput(ctx, 1, &b.t, st.s);
+  if (!st.ok()) {
+    TF_OpKernelContext_Failure(ctx, st.s);
+    return;
+  }
+  Operand sa, sb;
+  if (!shapeOf(a.t, &sa) || !shapeOf(b.t, &sb) || TF_NumDims(a.t) != TF_NumDims(b.t)) {
+    fail(ctx, "HpoMatMul: inputs must be float32 of the same rank, 2 or 3");
+    return;
+  }
+  const int64_t M = TA ? sa.cols : sa.rows, K = TA ? sa.rows : sa.cols;
+  const int64_t Kb = TB ? sb.cols : sb.rows, N = TB ? sb.rows : sb.cols;
+  if (K != Kb) {
+    fail(ctx, "HpoMatMul: inner dimensions differ (" + std::to_string(K) + " vs " + std::to_string(Kb) + ")");
+    return;
+  }
+  if (sa.batch != sb.batch && sa.batch != 1 && sb.batch != 1) {
+    fail(ctx, "HpoMatMul: batch sizes differ and neither is 1");
+    return;
+  }
+  if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX) {
+    fail(ctx, "HpoMatMul: dimension too large");
+    return;
+  }
+  const int64_t batch = sa.batch > sb.batch ? sa.batch : sb.batch;
+  const int rank = TF_NumDims(a.t);
+  int64_t dims[3] = {batch, M, N};
+  int64_t* outDims = rank == 3 ? dims : dims + 1;
+  TF_Tensor* out = TF_AllocateTensor(TF_FLOAT, outDims, rank, sizeof(float) * batch * M * N);
+  if (!out) {
+    TF_OpKernelContext_Failure(ctx, st.s);
+    return;
+  }
+  const float* pa = static_cast<const float*>(TF_TensorData(a.t));
+  const float* pb = static_cast<const float*>(TF_TensorData(b.t));
+  float* pc = static_cast<float*>(TF_TensorData(out));
+  const int64_t strideA = sa.batch == 1 ? 0 : M * K, strideB = sb.batch == 1 ? 0 : K * N;
+  for (int64_t i = 0; i < batch; ++i)
+    hpo::sgemm(int(M), int(N), int(K), pa + i * strideA, TA, pb + i * strideB, TB, pc + i * M * N);
+  TF_SetOutput(ctx, 0, out, st.s);
+  TF_DeleteTensor(out);
+  if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
+}
+
+// The kernels keep no state; TensorFlow still wants an object per kernel instance.
+int kernelToken = 0;
+void* createKernel(TF_OpKernelConstruction*) { return &kernelToken; }
+void deleteKernel(void*) {}
+
+// ------------------------------------------------------------------ pixel gather
+
+constexpr int kPixels = 784;
+
+struct PixelSource {
+  const uint8_t* data;
+  int64_t rows;
+};
+std::mutex sourcesMutex;
+std::vector<PixelSource> sources;  // id = index; entries are never removed
+
+// b / 255 rounded once to float, as JavaScript's `b / 255` stored into a Float32Array.
+struct ByteToUnit {
+  float v[256];
+  ByteToUnit() {
+    for (int b = 0; b < 256; ++b) v[b] = static_cast<float>(b / 255.0);
+  }
+};
+const ByteToUnit unit;
+
+template <bool Flat1>
+void gatherCompute(void*, TF_OpKernelContext* ctx) {
+  Status st;
+  Input src, idx;
+  TF_GetInput(ctx, 0, &src.t, st.s);
+  if (st.ok()) TF_GetInput(ctx, 1, &idx.t, st.s);
+  if (!st.ok()) {
+    TF_OpKernelContext_Failure(ctx, st.s);
+    return;
+  }
+  if (TF_TensorType(src.t) != TF_INT32 || TF_NumDims(src.t) != 0 || TF_TensorType(idx.t) != TF_INT32) {
+    fail(ctx, "HpoGather: source must be an int32 scalar and indices int32");
+    return;
+  }
+  const int32_t id = *static_cast<const int32_t*>(TF_TensorData(src.t));
+  PixelSource ps;
+  {
+    std::lock_guard<std::mutex> lock(sourcesMutex);
+    if (id < 0 || static_cast<size_t>(id) >= sources.size()) {
+      fail(ctx, "HpoGather: unknown pixel source " + std::to_string(id));
+      return;
+    }
+    ps = sources[id];
+  }
+  const int rank = TF_NumDims(idx.t);
+  int64_t n = 1;
+  std::vector<int64_t> dims;
+  for (int i = 0; i < rank; ++i) {
+    dims.push_back(TF_Dim(idx.t, i));
+    n *= dims.back();
+  }
+  if (Flat1) {
+    dims.push_back(kPixels + 1);
+  } else {
+    dims.insert(dims.end(), {28, 28, 1});
+  }
+  const int width = Flat1 ? kPixels + 1 : kPixels;
+  const int32_t* rows = static_cast<const int32_t*>(TF_TensorData(idx.t));
+  for (int64_t i = 0; i < n; ++i) {
+    if (rows[i] < 0 || rows[i] >= ps.rows) {
+      fail(ctx, "HpoGather: row " + std::to_string(rows[i]) + " is outside [0, " + std::to_string(ps.rows) + ")");
+      return;
+    }
+  }
+  TF_Tensor* out = TF_AllocateTensor(TF_FLOAT, dims.data(), static_cast<int>(dims.size()), sizeof(float) * n * width);
+  if (!out) {
+    fail(ctx, "HpoGather: allocation failed");
+    return;
+  }
+  float* o = static_cast<float*>(TF_TensorData(out));
+  for (int64_t i = 0; i < n; ++i, o += width) {
+    const uint8_t* p = ps.data + static_cast<int64_t>(rows[i]) * kPixels;
+    for (int c = 0; c < kPixels; ++c) o[c] = unit.v[p[c]];
+    if (Flat1) o[kPixels] = 1.f;
+  }
+  TF_SetOutput(ctx, 0, out, st.s);
+  TF_DeleteTensor(out);
+  if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
+}
+
+void unknownShape(TF_ShapeInferenceContext* ctx, TF_Status* status) {
+  TF_ShapeInferenceContextSetUnknownShape(ctx, status);
+}
+
+std::string registerOp(const char* name, const char* in0, const char* in1, const char* out,
+                       void (*compute)(void*, TF_OpKernelContext*)) {
+  Status st;
+  TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
+  TF_OpDefinitionBuilderAddInput(op, in0);
+  TF_OpDefinitionBuilderAddInput(op, in1);
+  TF_OpDefinitionBuilderAddOutput(op, out);
+  TF_OpDefinitionBuilderSetShapeInferenceFunction(op, unknownShape);
+  TF_RegisterOpDefinition(op, st.s);
+  if (!st.ok()) return std::string(name) + ": " + TF_Message(st.s);
+  TF_KernelBuilder* kb = TF_NewKernelBuilder(name, "CPU", createKernel, compute, deleteKernel);
+  TF_RegisterKernelBuilder((std::string(name) + "_cpu").c_str(), kb, st.s);
+  if (!st.ok()) return std::string(name) + " kernel: " + TF_Message(st.s);
+  return "";
+}
+
+std::once_flag registerOnce;
+std::string registerError;
+
+void registerAll() {
+  std::call_once(registerOnce, [] {
+    const std::pair<const char*, void (*)(void*, TF_OpKernelContext*)> ops[] = {
+        {"HpoMatMulNN", matMulCompute<false, false>},
+        {"HpoMatMulNT", matMulCompute<false, true>},
+        {"HpoMatMulTN", matMulCompute<true, false>},
+        {"HpoMatMulTT", matMulCompute<true, true>},
+    };
+    for (const auto& [name, fn] : ops) {
+      registerError = registerOp(name, "a: float", "b: float", "product: float", fn);
+      if (!registerError.empty()) return;
+    }
+    registerError = registerOp("HpoGatherFlat1", "source: int32", "indices: int32", "pixels: float", gatherCompute<true>);
+    if (registerError.empty())
+      registerError = registerOp("HpoGatherImage", "source: int32", "indices: int32", "pixels: float", gatherCompute<false>);
+  });
+}
+
+// ------------------------------------------------------------------ N-API
+
+napi_value throwError(napi_env env, const char* msg) {
+  napi_throw_error(env, nullptr, msg);
+  return nullptr;
+}
+
+bool float32Array(napi_env env, napi_value v, float** data, size_t* length) {
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
+  napi_typedarray_type type;
+  void* raw;
+  napi_value buffer;
+  size_t offset;
+  if (napi_get_typedarray_info(env, v, &type, length, &raw, &buffer, &offset) != napi_ok) return false;
+  if (type != napi_float32_array) return false;
+  *data = static_cast<float*>(raw);
+  return true;
+}
+
+// sgemm(M, N, K, a: Float32Array, transA: boolean, b: Float32Array, transB: boolean, c: Float32Array)
+napi_value Sgemm(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc != 8) return throwError(env, "sgemm: expected 8 arguments");
+  int32_t dims[3];
+  for (int i = 0; i < 3; ++i)
+    if (napi_get_value_int32(env, argv[i], &dims[i]) != napi_ok || dims[i] < 0) return throwError(env, "sgemm: M, N, K must be non-negative integers");
+  bool ta = false, tb = false;
+  napi_get_value_bool(env, argv[4], &ta);
+  napi_get_value_bool(env, argv[6], &tb);
+  float *a, *b, *c;
+  size_t la, lb, lc;
+  if (!float32Array(env, argv[3], &a, &la) || !float32Array(env, argv[5], &b, &lb) || !float32Array(env, argv[7], &c, &lc))
+    return throwError(env, "sgemm: a, b and c must be Float32Arrays");
+  const size_t M = dims[0], N = dims[1], K = dims[2];
+  if (la < M * K || lb < K * N || lc < M * N) return throwError(env, "sgemm: an array is shorter than its matrix");
+  hpo::sgemm(dims[0], dims[1], dims[2], a, ta, b, tb, c);
+  return nullptr;
+}
+
+// registerPixels(images: Uint8Array of rows x 784 bytes, in memory that outlives every use:
+// a SharedArrayBuffer the process keeps) -> id for HpoGather*. The same memory and row
+// count get the same id in every thread.
+napi_value RegisterPixels(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  bool is = false;
+  if (argc != 1 || napi_is_typedarray(env, argv[0], &is) != napi_ok || !is) return throwError(env, "registerPixels: expected a Uint8Array");
+  napi_typedarray_type type;
+  size_t length, offset;
+  void* raw;
+  napi_value buffer;
+  napi_get_typedarray_info(env, argv[0], &type, &length, &raw, &buffer, &offset);
+  if (type != napi_uint8_array || length % kPixels != 0 || length == 0) return throwError(env, "registerPixels: expected a Uint8Array of whole 784-byte images");
+  const PixelSource ps{static_cast<const uint8_t*>(raw), static_cast<int64_t>(length / kPixels)};
+  int32_t id = -1;
+  {
+    std::lock_guard<std::mutex> lock(sourcesMutex);
+    for (size_t i = 0; i < sources.size(); ++i)
+      if (sources[i].data == ps.data && sources[i].rows == ps.rows) id = static_cast<int32_t>(i);
+    if (id < 0) {
+      id = static_cast<int32_t>(sources.size());
+      sources.push_back(ps);
+    }
+  }
+  napi_value v;
+  napi_create_int32(env, id, &v);
+  return v;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  registerAll();
+  napi_value v;
+  napi_create_string_utf8(env, hpo::sgemmIsa(), NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, exports, "isa", v);
+  napi_get_boolean(env, registerError.empty(), &v);
+  napi_set_named_property(env, exports, "registered", v);
+  napi_create_string_utf8(env, registerError.c_str(), NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, exports, "registerError", v);
+  napi_create_function(env, "sgemm", NAPI_AUTO_LENGTH, Sgemm, nullptr, &v);
+  napi_set_named_property(env, exports, "sgemm", v);
+  napi_create_function(env, "registerPixels", NAPI_AUTO_LENGTH, RegisterPixels, nullptr, &v);
+  napi_set_named_property(env, exports, "registerPixels", v);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE_INIT() { return Init(env, exports); }
