@@ -115,7 +115,7 @@ export async function runPackedStudy(opts: PackRunOptions): Promise<RunSummary> 
       // Going on: its weights after this epoch are what a resumed attempt starts from.
       return checkpoint !== undefined && !(await a.checkpoint(epoch, checkpoint));
     };
-    let ended: { state: 'interrupted' | 'failed'; error: string } | undefined;
+    let ended: { state: 'interrupted' | 'failed'; error: string };
     try {
       const trials = await Promise.all(first.map(enter));
       await pool.runPack({ model: spec.name, batchSize: spec.batchSize(first[0]!.params), settings: { ...study.settings }, trials }, pack, {
