@@ -36,8 +36,9 @@ const CASES = [
   { id: 'LeNet b64', model: 'lenet', batch: 64, steps: 8, params: (i) => ({ learning_rate: 0.1 + 0.05 * i, batch_size: 64 }) },
 ].filter((c) => only.some((o) => c.model === o));
 
-const tf = require('@tensorflow/tfjs-node');
-await tf.ready();
+// The engine's own loader (tfjs-node plus tfjs-hpo's kernels when built), one intra-op and
+// one inter-op thread as in every pool worker.
+const { tf } = await (await import(path.join(root, 'dist/src/training/backend.js'))).loadBackend('tensorflow', { intraOpThreads: 1, interOpThreads: 1 });
 const { getModel } = await import(path.join(root, 'dist/src/training/models/index.js'));
 const { packedModel, PackedTrainer } = await import(path.join(root, 'dist/src/training/packed/index.js'));
 const fashion = await import(path.join(root, 'dist/src/data/fashion-mnist.js'));
@@ -99,7 +100,7 @@ for (const c of CASES) {
   lines.push('');
 }
 const body = [
-  machineLine([`tfjs-node on libtensorflow, 1 intra-op / 1 inter-op thread`]),
+  machineLine([`tfjs-node on libtensorflow, 1 intra-op / 1 inter-op thread`, process.env.TFJS_HPO_KERNELS === '0' ? "libtensorflow's MatMul" : 'tfjs-hpo GEMM kernels when built']),
   '',
   'Training throughput of one worker thread against the pack size K (`node native-bench/pack-k.mjs`).',
   'K = 1 is the single-trial trainer (`--pack 1`); K >= 2 trains K trials in one set of batched ops.',

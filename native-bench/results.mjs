@@ -45,10 +45,10 @@ export function hpoInfo() {
   return JSON.parse(execFileSync(process.execPath, [CLI, 'info', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
 }
 
-/** "tensorflow (libtensorflow 1.15.0), tfjs 4.22.0" */
+/** "tensorflow (libtensorflow 1.15.0), tfjs 4.22.0, matMul: tfjs-hpo GEMM (avx512)" */
 export function backendLine(info = hpoInfo()) {
   const v = info.versions ?? {};
-  return `backend ${info.backend}${v.libtensorflow ? ` (libtensorflow ${v.libtensorflow})` : ''}, tfjs ${v.tfjs ?? '?'}`;
+  return `backend ${info.backend}${v.libtensorflow ? ` (libtensorflow ${v.libtensorflow})` : ''}, tfjs ${v.tfjs ?? '?'}${info.matMulKernels ? `, matMul: ${info.matMulKernels}` : ''}`;
 }
 
 /** Run the CLI; resolves with its exit code, stdout, stderr and wall time in ms. */

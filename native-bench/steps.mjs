@@ -86,7 +86,9 @@ function torchCase(c, steps) {
  */
 async function child(backend) {
   let tf;
-  if (backend === 'tensorflow') tf = require('@tensorflow/tfjs-node');
+  // The engine's own loader: tfjs-node plus tfjs-hpo's kernels (HpoMatMul) when built, as
+  // trials run (TFJS_HPO_KERNELS=0 measures libtensorflow's MatMul instead).
+  if (backend === 'tensorflow') tf = (await (await import(path.join(root, 'dist/src/training/backend.js'))).loadBackend('tensorflow')).tf;
   else {
     tf = require('@tensorflow/tfjs');
     if (backend === 'wasm') require('@tensorflow/tfjs-backend-wasm');
@@ -232,10 +234,11 @@ async function main() {
   const lines = [];
   lines.push('## Training step', '');
   const load = os.loadavg()[0].toFixed(1);
-  const threads = opt('threads') ? `libtensorflow threads: ${opt('threads')}` : 'libtensorflow threads: default (all cores)';
+  const threads = `libtensorflow threads: ${opt('threads') ?? '1 (the engine default)'}`;
   const tr = results.find((r) => r.torch)?.torch;
   const torchLine = tr ? `; PyTorch ${tr.torch} (${py}), ${tr.threads} thread, BLAS: ${tr.blas.name} (${tr.blas.paths.at(-1) ?? 'no library mapped'})` : '';
-  lines.push(`Machine: ${cpu}, ${os.cpus().length} cores, Node ${process.version}, tfjs ${tfjsVersion}; ${threads}${torchLine}; data: ${source}; 1-min load average at the end: ${load}; ${new Date().toISOString().slice(0, 10)}.`);
+  const kernels = process.env.TFJS_HPO_KERNELS === '0' ? "; matMul: libtensorflow's own (TFJS_HPO_KERNELS=0)" : '; matMul: tfjs-hpo GEMM when built (hpo info)';
+  lines.push(`Machine: ${cpu}, ${os.cpus().length} cores, Node ${process.version}, tfjs ${tfjsVersion}; ${threads}${kernels}${torchLine}; data: ${source}; 1-min load average at the end: ${load}; ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`);
   lines.push((rounds > 1 ? `Best of ${rounds} rounds (fresh processes each) of: ` : '') + 'per step, median (minimum) of ' + runs + ' timed epochs (after one warm-up epoch) of minibatch SGD through `Trainer.trainEpoch`: batch gather on the backend, forward, backward, update. `lean` = hand-derived gradients (default), `autograd` = tf.variableGrads + the same SGD update.');
   if (tr) {
     lines.push(

@@ -62,6 +62,14 @@ export class FastRng {
     this.d = deriveSeed(seed, 'd') | 0 || 1;
     for (let i = 0; i < 12; i++) this.u32();
   }
+  /** The generator's four state words (uint32), e.g. to continue the stream in native code. */
+  state(): [number, number, number, number] {
+    return [this.a >>> 0, this.b >>> 0, this.c >>> 0, this.d >>> 0];
+  }
+  /** The threshold fillMask compares draws with: floor(drop * 2^32). */
+  static dropThreshold(drop: number): number {
+    return Math.floor(drop * 4294967296);
+  }
   /** Uniform 32-bit unsigned integer. */
   u32(): number {
     const t = (((this.a + this.b) | 0) + this.d) | 0;
@@ -82,7 +90,7 @@ export class FastRng {
    * over up to rows x hidden values.
    */
   fillMask(out: Float32Array, drop: number, keep: number): void {
-    const threshold = Math.floor(drop * 4294967296);
+    const threshold = FastRng.dropThreshold(drop);
     let a = this.a;
     let b = this.b;
     let c = this.c;

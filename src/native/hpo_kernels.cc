@@ -8,6 +8,10 @@
 // arithmetic is gemm.cc's, whose result for one matrix does not depend on the batch it
 // sits in.
 //
+// HpoDropoutMask draws an inverted-dropout mask [rows, cols] (0 with probability p, else
+// 1/(1-p)) from a stream registered with dropoutStream: the very generator and values of
+// FastRng.fillMask in src/random.ts, so a mask drawn here equals one drawn in JavaScript.
+//
 // HpoGatherFlat1 and HpoGatherImage read training images kept as bytes (one uint8 copy per
 // process, in shared memory, registered with registerPixels): inputs `source` (int32 scalar,
 // the registration id) and `indices` (int32, any shape); output float32 pixels / 255 of
@@ -18,6 +22,7 @@
 #include <node_api.h>
 
 #include <cstdint>
+#include <deque>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -226,6 +231,73 @@ void gatherCompute(void*, TF_OpKernelContext* ctx) {
   if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
 }
 
+// ------------------------------------------------------------------ dropout masks
+
+struct DropoutStream {
+  uint32_t a, b, c, d;
+  uint64_t threshold;  // floor(p * 2^32): a draw below it drops the unit
+  float keep;          // 1 / (1 - p), rounded to float as a Float32Array stores it
+};
+std::mutex streamsMutex;
+std::deque<DropoutStream> streams;  // id = index; a stream is used by one thread at a time
+
+void dropoutCompute(void*, TF_OpKernelContext* ctx) {
+  Status st;
+  Input id, shape;
+  TF_GetInput(ctx, 0, &id.t, st.s);
+  if (st.ok()) TF_GetInput(ctx, 1, &shape.t, st.s);
+  if (!st.ok()) {
+    TF_OpKernelContext_Failure(ctx, st.s);
+    return;
+  }
+  if (TF_TensorType(id.t) != TF_INT32 || TF_NumDims(id.t) != 0 || TF_TensorType(shape.t) != TF_INT32 || TF_NumDims(shape.t) != 1 || TF_Dim(shape.t, 0) != 2) {
+    fail(ctx, "HpoDropoutMask: stream must be an int32 scalar and shape int32 [2]");
+    return;
+  }
+  const int32_t sid = *static_cast<const int32_t*>(TF_TensorData(id.t));
+  const int32_t* dims32 = static_cast<const int32_t*>(TF_TensorData(shape.t));
+  if (dims32[0] < 0 || dims32[1] < 0) {
+    fail(ctx, "HpoDropoutMask: negative shape");
+    return;
+  }
+  DropoutStream* s;
+  {
+    std::lock_guard<std::mutex> lock(streamsMutex);
+    if (sid < 0 || static_cast<size_t>(sid) >= streams.size()) {
+      fail(ctx, "HpoDropoutMask: unknown stream " + std::to_string(sid));
+      return;
+    }
+    s = &streams[sid];
+  }
+  int64_t dims[2] = {dims32[0], dims32[1]};
+  const int64_t n = dims[0] * dims[1];
+  TF_Tensor* out = TF_AllocateTensor(TF_FLOAT, dims, 2, sizeof(float) * n);
+  if (!out) {
+    fail(ctx, "HpoDropoutMask: allocation failed");
+    return;
+  }
+  float* o = static_cast<float*>(TF_TensorData(out));
+  uint32_t a = s->a, b = s->b, c = s->c, d = s->d;
+  const uint64_t threshold = s->threshold;
+  const float keep = s->keep;
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t t = a + b + d;
+    d += 1;
+    a = b ^ (b >> 9);
+    b = c + (c << 3);
+    c = (c << 21) | (c >> 11);
+    c += t;
+    o[i] = t < threshold ? 0.f : keep;
+  }
+  s->a = a;
+  s->b = b;
+  s->c = c;
+  s->d = d;
+  TF_SetOutput(ctx, 0, out, st.s);
+  TF_DeleteTensor(out);
+  if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
+}
+
 void unknownShape(TF_ShapeInferenceContext* ctx, TF_Status* status) {
   TF_ShapeInferenceContextSetUnknownShape(ctx, status);
 }
@@ -264,6 +336,8 @@ void registerAll() {
     registerError = registerOp("HpoGatherFlat1", "source: int32", "indices: int32", "pixels: float", gatherCompute<true>);
     if (registerError.empty())
       registerError = registerOp("HpoGatherImage", "source: int32", "indices: int32", "pixels: float", gatherCompute<false>);
+    if (registerError.empty())
+      registerError = registerOp("HpoDropoutMask", "stream: int32", "shape: int32", "mask: float", dropoutCompute);
   });
 }
 
@@ -340,6 +414,45 @@ napi_value RegisterPixels(napi_env env, napi_callback_info info) {
   return v;
 }
 
+// dropoutStream(id, [a, b, c, d], threshold, keep) -> id: sets stream `id` (or a new one
+// when id is -1) to FastRng state a..d (uint32), drop threshold floor(p * 2^32) and keep
+// value 1/(1-p).
+napi_value SetDropoutStream(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc != 4) return throwError(env, "dropoutStream: expected (id, state, threshold, keep)");
+  int32_t id;
+  double threshold, keep;
+  bool isArray = false;
+  if (napi_get_value_int32(env, argv[0], &id) != napi_ok || napi_is_array(env, argv[1], &isArray) != napi_ok || !isArray ||
+      napi_get_value_double(env, argv[2], &threshold) != napi_ok || napi_get_value_double(env, argv[3], &keep) != napi_ok)
+    return throwError(env, "dropoutStream: expected (id: number, state: number[4], threshold: number, keep: number)");
+  uint32_t w[4];
+  for (uint32_t i = 0; i < 4; ++i) {
+    napi_value e;
+    int64_t v;
+    if (napi_get_element(env, argv[1], i, &e) != napi_ok || napi_get_value_int64(env, e, &v) != napi_ok) return throwError(env, "dropoutStream: state must hold 4 integers");
+    w[i] = static_cast<uint32_t>(v);
+  }
+  if (!(threshold >= 0 && threshold <= 4294967296.0)) return throwError(env, "dropoutStream: threshold must be in [0, 2^32]");
+  const DropoutStream ds{w[0], w[1], w[2], w[3], static_cast<uint64_t>(threshold), static_cast<float>(keep)};
+  {
+    std::lock_guard<std::mutex> lock(streamsMutex);
+    if (id < 0) {
+      id = static_cast<int32_t>(streams.size());
+      streams.push_back(ds);
+    } else if (static_cast<size_t>(id) < streams.size()) {
+      streams[id] = ds;
+    } else {
+      return throwError(env, "dropoutStream: unknown stream id");
+    }
+  }
+  napi_value v;
+  napi_create_int32(env, id, &v);
+  return v;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   registerAll();
   napi_value v;
@@ -351,6 +464,8 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "registerError", v);
   napi_create_function(env, "sgemm", NAPI_AUTO_LENGTH, Sgemm, nullptr, &v);
   napi_set_named_property(env, exports, "sgemm", v);
+  napi_create_function(env, "dropoutStream", NAPI_AUTO_LENGTH, SetDropoutStream, nullptr, &v);
+  napi_set_named_property(env, exports, "dropoutStream", v);
   napi_create_function(env, "registerPixels", NAPI_AUTO_LENGTH, RegisterPixels, nullptr, &v);
   napi_set_named_property(env, exports, "registerPixels", v);
   return exports;

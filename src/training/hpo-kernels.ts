@@ -35,6 +35,12 @@ export interface HpoKernelsAddon {
    * for the HpoGatherFlat1 / HpoGatherImage ops; returns the id they take.
    */
   registerPixels(images: Uint8Array): number;
+  /**
+   * Sets dropout stream `id` (-1: a new one) for the HpoDropoutMask op to a FastRng state
+   * (4 uint32 words), drop threshold floor(p * 2^32) and keep value 1/(1-p); returns its id.
+   * The op then draws exactly the masks FastRng.fillMask would, advancing the stream.
+   */
+  dropoutStream(id: number, state: readonly number[], threshold: number, keep: number): number;
 }
 
 /** Status of the kernels in this thread, for `hpo info` and benchmarks. */

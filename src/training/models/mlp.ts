@@ -6,6 +6,9 @@ import { UsageError } from '../../errors.js';
 import type { ModelSpec, Trainer, TrainerOptions } from './model.js';
 import { ACTIVATIONS, DeepMlpNet, type Activation } from './deep-mlp.js';
 import type { Handle, NativeOps } from '../native-ops.js';
+import { hpoKernels } from '../hpo-kernels.js';
+
+const NO_ATTRS: readonly never[] = [];
 import { applyGrads, matMulT, batchSize, constScalar, epochDropoutRng, learningRate, numParam, SgdTrainer, torchUniform, type Net, type StepScalars } from './common.js';
 
 /**
@@ -29,6 +32,9 @@ export class MlpNet implements Net {
   private readonly keepScale: tfTypes.Scalar | null;
   private rng: FastRng;
   private readonly dropoutSeed: number;
+  /** This net's HpoDropoutMask stream (-1: none yet) and its id as an int32 scalar. */
+  private maskStream = -1;
+  private maskStreamId: tfTypes.Scalar | null = null;
 
   constructor(
     private readonly tf: Tf,
@@ -51,6 +57,13 @@ export class MlpNet implements Net {
   /** Masks of each epoch come from (seed, epoch): a resumed trial draws the same ones. */
   startEpoch(epochIndex: number): void {
     this.rng = epochDropoutRng(this.dropoutSeed, epochIndex);
+    // The native steps draw the same stream with tfjs-hpo's HpoDropoutMask op (no mask
+    // filled in JavaScript and uploaded per step); the JS steps use this.rng itself.
+    const kernels = hpoKernels();
+    if (kernels && this.keepScale !== null) {
+      this.maskStream = kernels.dropoutStream(this.maskStream, this.rng.state(), FastRng.dropThreshold(this.dropout), 1 / (1 - this.dropout));
+      this.maskStreamId ??= this.tf.keep(this.tf.scalar(this.maskStream, 'int32'));
+    }
   }
 
   /** A fresh inverted-dropout mask [rows, H] (values 0 or 1/(1-p)), or null without dropout. */
@@ -98,8 +111,13 @@ export class MlpNet implements Net {
   }
 
   nativeStep(ops: NativeOps, x: Handle, labels: Handle, s: StepScalars): void {
-    const values = this.maskValues(s.rows);
-    const m = values === null ? null : ops.upload([s.rows, this.hidden], values);
+    let m: Handle | null = null;
+    if (this.maskStreamId !== null && this.maskStream >= 0) {
+      m = ops.run('HpoDropoutMask', NO_ATTRS, [ops.id(this.maskStreamId), ops.ints([s.rows, this.hidden])]);
+    } else {
+      const values = this.maskValues(s.rows);
+      if (values !== null) m = ops.upload([s.rows, this.hidden], values);
+    }
     try {
       this.nativeStepMasked(ops, x, labels, s, m);
     } finally {
@@ -172,6 +190,7 @@ export class MlpNet implements Net {
   dispose(): void {
     for (const v of this.variables) v.dispose();
     this.keepScale?.dispose();
+    this.maskStreamId?.dispose();
   }
 }
 

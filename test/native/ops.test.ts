@@ -1,0 +1,47 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { testTf } from '../training/helpers.js';
+import { hpoKernels } from '../../src/training/hpo-kernels.js';
+import { nativeOps } from '../../src/training/native-ops.js';
+import { FastRng } from '../../src/random.js';
+
+const { tf, backend } = await testTf();
+const kernels = backend === 'tensorflow' ? hpoKernels() : undefined;
+const skip = !kernels && 'needs the tensorflow backend with tfjs-hpo kernels';
+
+test('HpoDropoutMask draws exactly FastRng.fillMask, draw after draw', { skip }, () => {
+  const ops = nativeOps(tf)!;
+  for (const [seed, p] of [[1, 0.2], [77, 0.5], [123456789, 0.05], [9, 0.999]] as const) {
+    const js = new FastRng(seed);
+    const native = new FastRng(seed);
+    const keep = 1 / (1 - p);
+    const id = kernels!.dropoutStream(-1, native.state(), FastRng.dropThreshold(p), keep);
+    const sid = ops.upload([], Int32Array.of(id));
+    for (const [rows, cols] of [[3, 7], [256, 128], [1, 1], [0, 5], [5, 33]] as const) {
+      const want = new Float32Array(rows * cols);
+      js.fillMask(want, p, keep);
+      const h = ops.run('HpoDropoutMask', [], [sid, ops.ints([rows, cols])]);
+      const got = ops.toTensor(tf, h, [rows, cols]);
+      assert.deepEqual(got.dataSync(), want, `seed ${seed}, p ${p}, [${rows}, ${cols}]`);
+      got.dispose();
+    }
+    // Drops happen at about the rate asked for (the stream is not stuck).
+    const big = ops.toTensor(tf, ops.run('HpoDropoutMask', [], [sid, ops.ints([100, 100])]), [100, 100]);
+    const dropped = (big.dataSync() as Float32Array).filter((v) => v === 0).length / 10000;
+    assert.ok(Math.abs(dropped - p) < 0.03, `seed ${seed}: dropped ${dropped}, asked ${p}`);
+    big.dispose();
+    ops.del(sid);
+  }
+  assert.throws(() => kernels!.dropoutStream(10 ** 6, [1, 2, 3, 4], 0, 1), /unknown stream/);
+});
+
+test('HpoGather and HpoMatMul refuse bad inputs with an error, not a crash', { skip }, () => {
+  const ops = nativeOps(tf)!;
+  const a = ops.upload([3, 4], new Float32Array(12));
+  const b = ops.upload([5, 6], new Float32Array(30));
+  assert.throws(() => ops.run('HpoMatMulNN', [], [a, b]));
+  const src = ops.upload([], Int32Array.of(99999));
+  const idx = ops.upload([1], Int32Array.of(0));
+  assert.throws(() => ops.run('HpoGatherFlat1', [], [src, idx]));
+  ops.delAll([a, b, src, idx]);
+});
