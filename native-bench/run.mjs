@@ -1,6 +1,7 @@
 // `npm run bench`: the native-path benchmarks, each writing its section of RESULTS.md.
 //   npm run bench                 training steps per backend (PyTorch alongside), whole studies
-//                                 against Optuna + PyTorch, trial throughput, npm start's wall time
+//                                 against Optuna + PyTorch, trial throughput, npm start's wall time,
+//                                 trial packing (throughput against K, whole studies packed or not)
 //   npm run bench -- --all        also storage overhead, ASHA vs FIFO, memory and thread start,
 //                                 the samplers' search quality (tens of minutes)
 //   npm run bench -- steps compare memory    any subset, by name
@@ -16,6 +17,12 @@ const SCRIPTS = {
   // book and MLP studies, 3 seeds each, alternating with the peer (about 5 minutes).
   compare: ['study-compare.mjs', '--rounds', '1', '--seeds', '1,2,3'],
   throughput: ['throughput.mjs'],
+  // Trial packing: one thread's trials/s against the pack size K (1, 2, 4, 8, 16) for softmax
+  // b16, MLP b256 and LeNet b64, 3 alternating rounds (about 5 minutes).
+  'pack-k': ['pack-k.mjs', '--ks', '1,2,4,8,16', '--rounds', '3'],
+  // Softmax studies with --pack 1 and --pack 8 alternating, 2 rounds: the issue's acceptance run
+  // (16 trials x 2 epochs, 20k images) and 32 trials x 2 epochs on 60k (about 10 minutes).
+  'pack-studies': ['pack-studies.mjs', '--pack', '8', '--rounds', '2'],
   storage: ['storage.mjs'],
   memory: ['memory.mjs', '--workers', '1,2,4,8', '--rounds', '3'],
   search: ['search-quality.mjs'],
@@ -28,7 +35,7 @@ if (unknown.length) {
   process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')} (known: ${Object.keys(SCRIPTS).join(', ')})\n`);
   process.exit(2);
 }
-for (const name of names.length ? names : ['steps', 'compare', 'throughput']) {
+for (const name of names.length ? names : ['steps', 'compare', 'throughput', 'pack-k', 'pack-studies']) {
   process.stdout.write(`\n=== ${name} ===\n`);
   const [script, ...rest] = SCRIPTS[name];
   const r = spawnSync(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...rest], { stdio: 'inherit' });

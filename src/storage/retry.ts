@@ -17,6 +17,7 @@ import type {
   TrialState,
 } from './storage.js';
 import { isTransient } from './transient.js';
+import { sleep } from '../sleep.js';
 
 /** Default --db-retry: 5 minutes (see README, "Faults"). */
 export const DEFAULT_DB_RETRY_S = 300;
@@ -48,18 +49,6 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number): numbe
   const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
   return ceiling < 1 ? 0 : randomInt(0, Math.floor(ceiling) + 1);
 }
-
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 /**
  * A Storage that retries calls failing with a transient error (see isTransient) with

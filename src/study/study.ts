@@ -74,8 +74,10 @@ export interface OptimizeOptions {
   /**
    * Seconds a trial's objective may run (time waiting for storage or a scheduler decision
    * does not count). Past it the trial is stopped, its worker thread replaced, and it is
-   * stored as failed ("timed out after N s"). Worker pool only (an in-process objective
-   * cannot be stopped). Default: no limit.
+   * stored as failed ("timed out after N s"). A packed trial's clock runs while its pack
+   * trains; over its time it leaves the pack at the next epoch boundary (the thread is
+   * stopped only if every member is over time before a boundary). Worker pool only (an
+   * in-process objective cannot be stopped). Default: no limit.
    */
   readonly trialTimeoutSeconds?: number | undefined;
   /**
@@ -237,12 +239,7 @@ export class Study {
     limits: { trialTimeout: number | undefined; workerMemoryMb: number | undefined },
   ): Promise<OptimizeResult> {
     const { storage, record: study } = this;
-    // Packed trials have no per-trial timeout yet: a timeout asks for one trial per task
-    // (automatically under 'auto'; an explicit pack above 1 is refused).
-    const pack = limits.trialTimeout !== undefined && (opts.pack === undefined || opts.pack === 'auto') ? 1 : choosePack(opts.pack, study);
-    if (pack > 1 && limits.trialTimeout !== undefined) {
-      throw new UsageError(`trialTimeoutSeconds does not apply to packed trials yet; use pack 1 (or leave pack to 'auto') with a trial timeout`);
-    }
+    const pack = choosePack(opts.pack, study);
     const scheduler = schedulerFor(study, trials);
     // With an early-stopping scheduler, model-based samplers learn from rung results.
     const sampler = createSampler(String(study.settings['sampler']), { fidelity: study.settings['scheduler'] !== 'fifo' });
@@ -268,11 +265,10 @@ export class Study {
         staleAfterMs: staleAfter * 1000,
         ...(opts.signal ? { signal: opts.signal } : {}),
         onEvent: emit,
+        keepCheckpoints: opts.keepCheckpoints === true,
       };
       const summary =
-        pack > 1 && executor instanceof TrialPool
-          ? await runPackedStudy({ ...run, pool: executor, pack })
-          : await runStudy({ ...run, pool: executor, keepCheckpoints: opts.keepCheckpoints === true });
+        pack > 1 && executor instanceof TrialPool ? await runPackedStudy({ ...run, pool: executor, pack }) : await runStudy({ ...run, pool: executor });
       return { ...summary, alreadyFinished: false };
     } finally {
       await executor.destroy().catch(() => {});

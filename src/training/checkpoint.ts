@@ -6,7 +6,9 @@
  * Layout (little-endian): "HPW1", u32 count, then per tensor u32 rank and rank x u32 dims,
  * then every tensor's values as float32, in order.
  */
+import type * as tfTypes from '@tensorflow/tfjs';
 import { TrialError } from '../errors.js';
+import type { Tf } from './data.js';
 
 const MAGIC = 0x31575048; // "HPW1" read as a little-endian u32
 
@@ -77,4 +79,18 @@ export function decodeTensors(data: Uint8Array, expected: readonly (readonly num
   }
   if (o !== data.byteLength) throw bad('trailing bytes');
   return out;
+}
+
+/** A checkpoint of `tensors` (variables, or tensors shaped as a model's variables), in order. One dataSync each. */
+export function encodeVariables(tensors: readonly tfTypes.Tensor[]): Uint8Array {
+  return encodeTensors(tensors.map((v) => ({ shape: v.shape, values: v.dataSync() as Float32Array })));
+}
+
+/**
+ * Set `vars` to the values of a checkpoint of variables of the same shapes, in the same order.
+ * @throws TrialError when `data` is not such a checkpoint (the variables are then unchanged).
+ */
+export function loadVariables(tf: Tf, vars: readonly tfTypes.Variable[], data: Uint8Array): void {
+  const values = decodeTensors(data, vars.map((v) => v.shape));
+  vars.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(values[i]!, v.shape, 'float32'))));
 }

@@ -88,6 +88,8 @@ export interface PackTrialSpec {
   readonly seed: number;
   readonly maxEpochs: number;
   readonly params: Params;
+  /** The trial's last checkpoint when it resumes an interrupted attempt, else null. */
+  readonly resume: TrialCheckpoint | null;
 }
 
 /**
@@ -103,12 +105,27 @@ export interface PackTask {
   readonly port: MessagePort;
 }
 
+/** One member's result of a pack epoch. */
+export interface PackReport {
+  readonly trialNumber: number;
+  readonly epoch: number;
+  readonly value: number;
+  /**
+   * The member's weights after `epoch` in the single trainer's checkpoint format; absent
+   * after its last epoch (its trial ends there). Stored only if the member goes on.
+   */
+  readonly checkpoint?: Uint8Array;
+}
+
 /** Thread -> main after each pack epoch: one report per member, and the trials that could not join. */
 export interface PackEpochMessage {
   readonly type: 'pack-epoch';
-  readonly reports: readonly { readonly trialNumber: number; readonly epoch: number; readonly value: number }[];
+  readonly reports: readonly PackReport[];
   readonly rejected: readonly { readonly trialNumber: number; readonly error: string }[];
 }
+
+/** Everything a pack thread sends on its task's port. */
+export type PackThreadMessage = StartedMessage | PackEpochMessage;
 
 /** Main -> thread: the members that leave now, and the trials that join for the next epoch. */
 export interface PackDecisionMessage {

@@ -56,3 +56,75 @@ export class TrialClock {
     this.timer.unref();
   }
 }
+
+/**
+ * The clocks of a pack's members (--trial-timeout with packing). Each member's clock runs
+ * while its pack trains: from the task's start (or, for a member that joins at an epoch
+ * boundary, from the answer that lets it in) and never while the main thread handles the
+ * pack's reports. A member whose time has run out is `over`: it leaves at the next epoch
+ * boundary. A step cannot be interrupted, so when every member is over before the pack
+ * reaches a boundary (a hung or very long epoch), `onAllOver` is called once: the pack's
+ * thread must then be stopped.
+ */
+export class PackClocks {
+  private readonly clocks = new Map<number, TrialClock>();
+  private readonly overTime = new Set<number>();
+  private started = false;
+  private paused = 0;
+  private allOver = false;
+
+  constructor(
+    private readonly budgetMs: number,
+    private readonly onAllOver: () => void,
+  ) {}
+
+  /** A member enters: at once if the pack is training, else when it next resumes (or starts). */
+  add(n: number): void {
+    const c = new TrialClock(this.budgetMs, () => {
+      this.overTime.add(n);
+      if (!this.allOver && [...this.clocks.keys()].every((k) => this.overTime.has(k))) {
+        this.allOver = true;
+        this.onAllOver();
+      }
+    });
+    for (let i = 0; i < this.paused; i++) c.pause();
+    if (this.started) c.start();
+    this.clocks.set(n, c);
+  }
+
+  /** The pack's thread has begun the task. */
+  start(): void {
+    this.started = true;
+    for (const c of this.clocks.values()) c.start();
+  }
+
+  /** The main thread handles the pack's reports: nobody's time counts until resume(). */
+  pause(): void {
+    this.paused++;
+    for (const c of this.clocks.values()) c.pause();
+  }
+
+  resume(): void {
+    if (this.paused === 0) return;
+    this.paused--;
+    for (const c of this.clocks.values()) c.resume();
+  }
+
+  /** Whether member `n`'s time has run out. */
+  over(n: number): boolean {
+    return this.overTime.has(n);
+  }
+
+  /** Member `n` left the pack. */
+  remove(n: number): void {
+    this.clocks.get(n)?.stop();
+    this.clocks.delete(n);
+    this.overTime.delete(n);
+  }
+
+  /** The task ended. */
+  stop(): void {
+    for (const c of this.clocks.values()) c.stop();
+    this.clocks.clear();
+  }
+}

@@ -17,17 +17,22 @@ console.log(`# backend ${backend}, data ${fashion ? 'Fashion-MNIST subset' : 'sy
 
 /** Epoch values of one trial trained alone, as runFashionTrial trains it. */
 function alone(model: string, params: Params, seed: number, epochs: number, trainSubset?: number, d: FashionData = data): number[] {
+  return aloneState(model, params, seed, epochs, trainSubset, d).values;
+}
+
+/** A trial trained alone: its epoch values, and its trainer's state (checkpoint) after the last. */
+function aloneState(model: string, params: Params, seed: number, epochs: number, trainSubset?: number, d: FashionData = data): { state: Uint8Array; values: number[] } {
   const t = getModel(model).createTrainer(tf, d, params, { seed, step: 'lean', ...(trainSubset ? { trainSubset } : {}) });
-  const out: number[] = [];
+  const values: number[] = [];
   try {
     for (let e = 0; e < epochs; e++) {
       t.trainEpoch(e);
-      out.push(t.validationError());
+      values.push(t.validationError());
     }
+    return { state: t.saveState(), values };
   } finally {
     t.dispose();
   }
-  return out;
 }
 
 /** Epoch values of every member trained in one pack, by member id. */
@@ -138,6 +143,103 @@ test('members leave and join between epochs; the others go on as if alone', () =
   assertClose(alone('mlp', a.params, a.seed, 2, 1000), seen.get(1)!, 'a');
   assertClose(alone('mlp', b.params, b.seed, 1, 1000), seen.get(2)!, 'b');
   assertClose(alone('mlp', c.params, c.seed, 2, 1000), seen.get(3)!, 'c');
+  releaseFashionTensors(tf, data);
+  assert.equal(tf.memory().numTensors, base);
+});
+
+/** The weights of a checkpoint, flattened. */
+const weights = (state: Uint8Array): Float32Array => new Float32Array(state.buffer.slice(state.byteOffset, state.byteOffset + state.byteLength));
+
+function assertSameWeights(a: Uint8Array, b: Uint8Array, what: string): void {
+  assert.equal(a.byteLength, b.byteLength, `${what}: same header and size`);
+  const x = weights(a);
+  const y = weights(b);
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
+  assert.ok(worst <= 1e-4, `${what}: weights differ by up to ${worst}`);
+}
+
+const checkpointCases: { model: string; batch: number; subset: number; params: Params[]; skip?: string | false }[] = [
+  { model: 'softmax', batch: 16, subset: 800, params: [{ learning_rate: 0.02, batch_size: 16 }, { learning_rate: 0.05, batch_size: 16 }] },
+  {
+    model: 'mlp',
+    batch: 40,
+    subset: 1000,
+    // Mixed widths (padded in the pack, unpadded in the checkpoint) and dropout (masks per epoch).
+    params: [{ learning_rate: 0.05, num_hiddens: 60, dropout: 0.2, batch_size: 40 }, { learning_rate: 0.1, num_hiddens: 70, dropout: 0, batch_size: 40 }],
+  },
+  { model: 'lenet', batch: 64, subset: 640, params: [{ learning_rate: 0.3, batch_size: 64 }, { learning_rate: 0.9, batch_size: 64 }], skip: !fastConv && 'LeNet runs on tensorflow only in tests' },
+];
+
+for (const c of checkpointCases) {
+  test(`packed ${c.model}: a member's checkpoint is the single trainer's, and a member resumes from either`, { skip: c.skip ?? false }, () => {
+    const base = tf.memory().numTensors;
+    const small = c.model === 'lenet' ? (loadFashionSubset(640, 1000) ?? syntheticData(640, 1000)) : data;
+    const [pa, pb] = c.params as [Params, Params];
+    const whole = aloneState(c.model, pa, 21, 3, c.subset, small);
+    const after1 = aloneState(c.model, pa, 21, 1, c.subset, small);
+    const spec = packedModel(c.model)!;
+
+    // Packed from the start: after epoch 1 member 1's checkpoint equals the single trainer's.
+    const t = new PackedTrainer(tf, small, spec, c.batch, c.subset);
+    t.regroup([], [{ id: 1, seed: 21, params: pa }, { id: 2, seed: 22, params: pb }]);
+    t.trainEpoch();
+    t.validationErrors();
+    const packedAfter1 = t.saveState(1);
+    assertSameWeights(after1.state, packedAfter1, 'epoch 1 checkpoint, packed vs alone');
+    // With tfjs-hpo's GEMM the packed softmax and MLP steps are the single steps' bits.
+    const exact = c.model !== 'lenet' && backend === 'tensorflow' && hpoKernels() !== undefined;
+    if (exact) assert.ok(Buffer.from(packedAfter1).equals(Buffer.from(after1.state)), 'bit-identical checkpoint');
+    t.dispose();
+
+    // Resumed packed from the single trainer's checkpoint, beside a fresh member: epochs 2-3
+    // continue the trial (same minibatch order and dropout masks as never interrupted).
+    const r = new PackedTrainer(tf, small, spec, c.batch, c.subset);
+    assert.equal(r.regroup([], [{ id: 2, seed: 22, params: pb }, { id: 1, seed: 21, params: pa, resume: { epoch: 1, data: after1.state } }]).size, 0);
+    const got: number[] = [];
+    for (let e = 0; e < 2; e++) {
+      r.trainEpoch();
+      got.push(r.validationErrors()[r.ids.indexOf(1)]!);
+      if (e === 0) assert.deepEqual(r.epochs[r.ids.indexOf(1)], 2, 'the resumed member is at its epoch 2');
+    }
+    assertClose(whole.values.slice(1), got, 'resumed packed');
+    const resumedState = r.saveState(1);
+    assertSameWeights(whole.state, resumedState, 'epoch 3 weights');
+    if (exact) assert.ok(Buffer.from(resumedState).equals(Buffer.from(whole.state)), 'bit-identical after resuming packed');
+    r.dispose();
+
+    // Resumed alone from the packed checkpoint.
+    const single = getModel(c.model).createTrainer(tf, small, pa, { seed: 21, step: 'lean', trainSubset: c.subset });
+    single.loadState(packedAfter1);
+    const alone2: number[] = [];
+    for (let e = 1; e < 3; e++) {
+      single.trainEpoch(e);
+      alone2.push(single.validationError());
+    }
+    single.dispose();
+    assertClose(whole.values.slice(1), alone2, 'resumed alone from the packed checkpoint');
+    if (small !== data) releaseFashionTensors(tf, small);
+    releaseFashionTensors(tf, data);
+    assert.equal(tf.memory().numTensors, base);
+  });
+}
+
+test('a checkpoint that does not fit rejects that member alone', () => {
+  const base = tf.memory().numTensors;
+  const mlp = aloneState('mlp', { learning_rate: 0.1, num_hiddens: 32, batch_size: 16 }, 3, 1, 320);
+  const t = new PackedTrainer(tf, data, packedModel('softmax')!, 16, 320);
+  const p = { learning_rate: 0.05, batch_size: 16 };
+  const rejected = t.regroup([], [
+    { id: 1, seed: 1, params: p },
+    { id: 2, seed: 2, params: p, resume: { epoch: 1, data: mlp.state } },
+    { id: 3, seed: 3, params: p, resume: { epoch: -1, data: mlp.state } },
+  ]);
+  assert.deepEqual([...rejected.keys()].sort(), [2, 3]);
+  assert.match(rejected.get(2)!, /cannot resume from the checkpoint/);
+  assert.deepEqual(t.ids, [1]);
+  t.trainEpoch();
+  assert.equal(t.validationErrors().length, 1);
+  t.dispose();
   releaseFashionTensors(tf, data);
   assert.equal(tf.memory().numTensors, base);
 });

@@ -3,7 +3,7 @@ import type { Params } from '../../space/distribution.js';
 import { TEST_ROW_ALIGN, type FashionTensors, type Tf } from '../data.js';
 import { deriveSeed, FastRng } from '../../random.js';
 import { UsageError } from '../../errors.js';
-import { decodeTensors, encodeTensors } from '../checkpoint.js';
+import { encodeVariables, loadVariables } from '../checkpoint.js';
 import { nativeOps, type Handle, type NativeOps } from '../native-ops.js';
 
 /** Read a positive finite number parameter. */
@@ -254,15 +254,12 @@ export class SgdTrainer {
   /** Checkpoint state: the variables' values (plain SGD keeps no other state). */
   saveState(): Uint8Array {
     if (this.disposed) throw new Error('trainer is disposed');
-    return encodeTensors(this.net.variables.map((v) => ({ shape: v.shape, values: v.dataSync() as Float32Array })));
+    return encodeVariables(this.net.variables);
   }
 
   loadState(data: Uint8Array): void {
     if (this.disposed) throw new Error('trainer is disposed');
-    const vars = this.net.variables;
-    const values = decodeTensors(data, vars.map((v) => v.shape));
-    const tf = this.tf;
-    vars.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(values[i]!, v.shape, 'float32'))));
+    loadVariables(this.tf, this.net.variables, data);
   }
 
   dispose(): void {

@@ -4,7 +4,7 @@ import type { Tf } from '../data.js';
 import { deriveSeed } from '../../random.js';
 import { batchSize } from '../models/common.js';
 import { LeNetNet, lenetModel } from '../models/lenet.js';
-import { batchMatMul, replaceVariable, slot, stackSlots, type PackedModelSpec, type PackedNet, type PackMember, type PackScalars } from './packed-net.js';
+import { batchMatMul, encodeSlot, replaceVariable, slot, stackSlots, withSingleNet, type PackedModelSpec, type PackedNet, type PackMember, type PackScalars } from './packed-net.js';
 
 type T4 = tfTypes.Tensor4D;
 type T3 = tfTypes.Tensor3D;
@@ -36,9 +36,9 @@ export class PackedLeNetNet implements PackedNet {
       const per: tfTypes.Tensor[][] = NAMES.map(() => []);
       for (const k of keep) old.forEach((v, i) => per[i]!.push(slot(tf, v, k)));
       for (const m of joins) {
-        const net = new LeNetNet(tf, deriveSeed(m.seed, 'lenet-init'));
-        net.variables.forEach((v, i) => per[i]!.push(DENSE_BIAS.has(i) ? tf.reshape(tf.clone(v), [1, v.shape[0]!]) : tf.clone(v)));
-        net.dispose();
+        withSingleNet(tf, new LeNetNet(tf, deriveSeed(m.seed, 'lenet-init')), m, (net) =>
+          net.variables.forEach((v, i) => per[i]!.push(DENSE_BIAS.has(i) ? tf.reshape(tf.clone(v), [1, v.shape[0]!]) : tf.clone(v))),
+        );
       }
       return per[0]!.length ? per.map((ts) => stackSlots(tf, ts)) : [];
     });
@@ -50,6 +50,12 @@ export class PackedLeNetNet implements PackedNet {
     }
     this.vars = stacks.map((t, i) => replaceVariable(tf, old[i] ?? null, t));
     tf.dispose(stacks);
+  }
+
+  /** Slot k's variables in LeNetNet's order and shapes (dense biases [n]). */
+  saveSlot(k: number): Uint8Array {
+    const tf = this.tf;
+    return encodeSlot(tf, () => this.vars.map((v, i) => (DENSE_BIAS.has(i) ? tf.reshape(slot(tf, v, k), [v.shape[2]!]) : slot(tf, v, k))));
   }
 
   /** Convolutional trunk of slot k on its own images x [B, 28, 28, 1]. */

@@ -6,7 +6,7 @@ import { UsageError } from '../../errors.js';
 import { batchSize, epochDropoutRng, numParam } from '../models/common.js';
 import { MlpNet, mlpModel, mlpNativeStep } from '../models/mlp.js';
 import type { Handle, NativeOps } from '../native-ops.js';
-import { batchMatMul, replaceVariable, slot, stackSlots, type PackedModelSpec, type PackedNet, type PackMember, type PackScalars } from './packed-net.js';
+import { batchMatMul, encodeSlot, replaceVariable, slot, stackSlots, withSingleNet, type PackedModelSpec, type PackedNet, type PackMember, type PackScalars } from './packed-net.js';
 
 type T3 = tfTypes.Tensor3D;
 
@@ -94,11 +94,11 @@ export class PackedMlpNet implements PackedNet {
       });
       joins.forEach((m, j) => {
         const { hidden, dropout } = joinShapes[j]!;
-        const net = new MlpNet(tf, hidden, dropout, deriveSeed(m.seed, 'mlp-init'));
-        w1.push(padAxis(tf, tf.clone(net.W1), 1, hmax));
-        w2.push(padAxis(tf, tf.clone(net.W2), 0, hmax));
-        bb.push(tf.reshape(tf.clone(net.b2), [1, 10]));
-        net.dispose();
+        withSingleNet(tf, new MlpNet(tf, hidden, dropout, deriveSeed(m.seed, 'mlp-init')), m, (net) => {
+          w1.push(padAxis(tf, tf.clone(net.W1), 1, hmax));
+          w2.push(padAxis(tf, tf.clone(net.W2), 0, hmax));
+          bb.push(tf.reshape(tf.clone(net.b2), [1, 10]));
+        });
       });
       return w1.length ? [stackSlots(tf, w1), stackSlots(tf, w2), stackSlots(tf, bb)] : [];
     });
@@ -120,6 +120,17 @@ export class PackedMlpNet implements PackedNet {
       const v = Float32Array.from(shapes, (s) => (s.dropout > 0 ? 1 / (1 - s.dropout) : 1));
       this.keepScale = tf.keep(tf.tensor3d(v, [v.length, 1, 1], 'float32'));
     }
+  }
+
+  /** Member k's unpadded W1 [785, H], W2 [H, 10] and b2 [10], as its single net holds them. */
+  saveSlot(k: number): Uint8Array {
+    const tf = this.tf;
+    const h = this.shapes[k]!.hidden;
+    return encodeSlot(tf, () => [
+      tf.slice(slot(tf, this.W1!, k), [0, 0], [PIXELS + 1, h]),
+      tf.slice(slot(tf, this.W2!, k), [0, 0], [h, 10]),
+      tf.reshape(slot(tf, this.b2!, k), [10]),
+    ]);
   }
 
   startEpoch(epochs: readonly number[]): void {

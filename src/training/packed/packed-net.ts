@@ -1,6 +1,7 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { Params } from '../../space/distribution.js';
 import type { Layout, Tf } from '../data.js';
+import { encodeVariables, loadVariables } from '../checkpoint.js';
 import type { Handle, NativeOps } from '../native-ops.js';
 
 /** One trial's place in a pack: what its slot is built from. */
@@ -10,6 +11,12 @@ export interface PackMember {
   /** Trial seed: init, data order and dropout masks derive from it exactly as for one trial. */
   readonly seed: number;
   readonly params: Params;
+  /**
+   * A checkpoint to start from instead of the init: the weights after `epoch`, in the
+   * single-trial trainer's format (its saveState), so a trial can resume packed or alone
+   * whichever way it was checkpointed.
+   */
+  readonly resume?: { readonly epoch: number; readonly data: Uint8Array } | null;
 }
 
 /** Per-step constants of a pack, one value per slot, shaped [K, 1, 1] to broadcast over [K, B, n]. */
@@ -29,10 +36,14 @@ export interface PackedNet {
   readonly members: readonly PackMember[];
   /**
    * Re-form the pack between epochs: keep the slots listed in `keep` (indices into the
-   * current members, in that order), then append `joins` with a fresh init each.
-   * @throws UsageError when a joining member's parameters are invalid (nothing changes then).
+   * current members, in that order), then append `joins` with a fresh init each (or the
+   * weights of its `resume` checkpoint).
+   * @throws UsageError when a joining member's parameters are invalid, TrialError when its
+   *   checkpoint does not fit its model (nothing changes then).
    */
   regroup(keep: readonly number[], joins: readonly PackMember[]): void;
+  /** Slot k's weights as the single-trial trainer's checkpoint holds them (its saveState). */
+  saveSlot(k: number): Uint8Array;
   /** Before an epoch: slot k is about to run its epoch `epochs[k]` (0-based); e.g. reseeds dropout. */
   startEpoch?(epochs: readonly number[]): void;
   /** One SGD step for every slot (inside tf.tidy): x [K, B, ...], y one-hot [K, B, 10]. */
@@ -95,4 +106,33 @@ export function slot(tf: Tf, t: tfTypes.Tensor, k: number): tfTypes.Tensor {
 export function replaceVariable(tf: Tf, old: tfTypes.Variable | null, value: tfTypes.Tensor): tfTypes.Variable {
   old?.dispose();
   return tf.variable(value, true);
+}
+
+/**
+ * Use a joining member's single-trial net (its init, or its checkpoint's weights when it
+ * resumes) inside `use`, then free it.
+ * @throws TrialError when the checkpoint does not fit the net.
+ */
+export function withSingleNet<N extends { readonly variables: readonly tfTypes.Variable[]; dispose(): void }>(
+  tf: Tf,
+  net: N,
+  m: PackMember,
+  use: (net: N) => void,
+): void {
+  try {
+    if (m.resume) loadVariables(tf, net.variables, m.resume.data);
+    use(net);
+  } finally {
+    net.dispose();
+  }
+}
+
+/** A checkpoint in the single trainer's format of the tensors `make` returns (made inside tf.tidy, freed after). */
+export function encodeSlot(tf: Tf, make: () => tfTypes.Tensor[]): Uint8Array {
+  const ts = tf.tidy(make);
+  try {
+    return encodeVariables(ts);
+  } finally {
+    tf.dispose(ts);
+  }
 }

@@ -18,8 +18,10 @@ interface SlotState {
 /**
  * Trains up to K trials of one model and batch size together: each epoch, every member
  * runs its own next epoch (its own shuffle, its own epoch index) through one batched step
- * per minibatch. Members join and leave between epochs; one that leaves is gone for good
- * (a trial that resumes restarts from epoch 0, as an unpacked one does).
+ * per minibatch. Members join and leave between epochs; one that leaves is gone for good.
+ * A member may join from a checkpoint (its `resume`, in the single trainer's format) and
+ * then continues with the epoch after it; {@link saveState} gives each member's
+ * checkpoint in that same format, so a trial resumes packed or alone alike.
  *
  * Per member, the minibatch order, init, dropout masks and update are those of the
  * single-trial SgdTrainer with the lean step; only the rounding of batched kernels differs.
@@ -56,10 +58,28 @@ export class PackedTrainer {
     return this.slots.length;
   }
 
+  /** Epochs each member has trained (including those before its checkpoint), in slot order. */
+  get epochs(): number[] {
+    return this.slots.map((s) => s.epochs);
+  }
+
   /**
-   * Between epochs: drop the members in `leave`, then add `joins` (each starts at epoch 0).
-   * A joining member whose parameters are invalid or whose batch size differs is not added;
-   * its id maps to the reason in the returned map (the others are added).
+   * Member `id`'s weights after its last epoch, in the single-trial trainer's checkpoint
+   * format (what its saveState gives).
+   * @throws RangeError when `id` is not a member.
+   */
+  saveState(id: number): Uint8Array {
+    if (this.disposed) throw new Error('trainer is disposed');
+    const k = this.slots.findIndex((s) => s.member.id === id);
+    if (k < 0) throw new RangeError(`${id} is not a member of the pack`);
+    return this.net.saveSlot(k);
+  }
+
+  /**
+   * Between epochs: drop the members in `leave`, then add `joins` (each starts at epoch 0,
+   * or after its checkpoint's epoch). A joining member whose parameters are invalid, whose
+   * batch size differs or whose checkpoint does not fit is not added; its id maps to the
+   * reason in the returned map (the others are added).
    */
   regroup(leave: readonly number[], joins: readonly PackMember[]): Map<number, string> {
     if (this.disposed) throw new Error('trainer is disposed');
@@ -71,7 +91,9 @@ export class PackedTrainer {
         const b = this.spec.batchSize(m.params);
         if (b !== this.batchSize) throw new UsageError(`batch_size ${b} cannot join a pack training with batch_size ${this.batchSize}`);
         this.spec.shapeKey(m.params);
-        ok.push({ member: m, lr: learningRate(m.params), orderSeed: deriveSeed(m.seed, 'order'), epochs: 0 });
+        const from = m.resume?.epoch ?? 0;
+        if (!Number.isSafeInteger(from) || from < 0) throw new UsageError(`member ${m.id}: checkpoint epoch must be a non-negative integer, got ${from}`);
+        ok.push({ member: m, lr: learningRate(m.params), orderSeed: deriveSeed(m.seed, 'order'), epochs: from });
       } catch (e) {
         rejected.set(m.id, errorMessage(e));
       }
@@ -81,10 +103,24 @@ export class PackedTrainer {
     this.slots.forEach((s, i) => {
       if (!gone.has(s.member.id)) keep.push(i);
     });
+    // Members with a checkpoint join one at a time: a checkpoint that does not fit rejects
+    // that member alone (the net's regroup changes nothing when it throws).
+    const fresh = ok.filter((s) => !s.member.resume);
+    const restored = ok.filter((s) => s.member.resume);
     if (keep.length === this.slots.length && ok.length === 0) return rejected;
-    this.net.regroup(keep, ok.map((s) => s.member));
-    this.slots = [...keep.map((i) => this.slots[i]!), ...ok];
     this.clearScalars();
+    if (keep.length < this.slots.length || fresh.length > 0) {
+      this.net.regroup(keep, fresh.map((s) => s.member));
+      this.slots = [...keep.map((i) => this.slots[i]!), ...fresh];
+    }
+    for (const s of restored) {
+      try {
+        this.net.regroup(this.slots.map((_, i) => i), [s.member]);
+        this.slots.push(s);
+      } catch (e) {
+        rejected.set(s.member.id, errorMessage(e));
+      }
+    }
     return rejected;
   }
 

@@ -5,7 +5,7 @@ import { deriveSeed } from '../../random.js';
 import { batchSize } from '../models/common.js';
 import { SoftmaxNet, softmaxModel } from '../models/softmax.js';
 import type { Handle, NativeOps } from '../native-ops.js';
-import { batchMatMul, replaceVariable, slot, stackSlots, type PackedModelSpec, type PackedNet, type PackMember, type PackScalars } from './packed-net.js';
+import { batchMatMul, encodeSlot, replaceVariable, slot, stackSlots, withSingleNet, type PackedModelSpec, type PackedNet, type PackMember, type PackScalars } from './packed-net.js';
 
 type T3 = tfTypes.Tensor3D;
 
@@ -31,9 +31,7 @@ export class PackedSoftmaxNet implements PackedNet {
       const ts: tfTypes.Tensor[] = old ? keep.map((k) => slot(tf, old, k)) : [];
       for (const m of joins) {
         // The single-trial net's own init, so slot k starts where the unpacked trial does.
-        const net = new SoftmaxNet(tf, deriveSeed(m.seed, 'softmax-init'));
-        ts.push(tf.transpose(net.W));
-        net.dispose();
+        withSingleNet(tf, new SoftmaxNet(tf, deriveSeed(m.seed, 'softmax-init')), m, (net) => ts.push(tf.transpose(net.W)));
       }
       return ts.length ? [stackSlots(tf, ts)] : [];
     });
@@ -46,6 +44,10 @@ export class PackedSoftmaxNet implements PackedNet {
       this.W = replaceVariable(tf, old, stacked);
       stacked.dispose();
     }
+  }
+
+  saveSlot(k: number): Uint8Array {
+    return encodeSlot(this.tf, () => [this.tf.transpose(slot(this.tf, this.W!, k))]);
   }
 
   step(x: tfTypes.Tensor, y: T3, s: PackScalars): void {
