@@ -14,6 +14,13 @@
 // vector exp on most elements and scalar exp on a tail, so a row's bits depend on its
 // position, and a packed [K x B, C] batch would not match the trial's own [B, C]).
 //
+// HpoIm2col(input [C, N, H, W] float, geometry int32 [2] = (k, pad)) -> patches
+// [k*k*C, N*OH*OW] (OH = H + 2 pad - k + 1, likewise OW), row (di*k + dj)*C + c, column
+// (n*OH + oh)*OW + ow, value input[c][n][oh + di - pad][ow + dj - pad] or 0 outside: a
+// stride-1 convolution is then one MatMul with the [k, k, C, out] filter as [k*k*C, out].
+// HpoCol2im(patches, geometry int32 [6] = (k, pad, C, N, H, W)) -> [C, N, H, W] sums the
+// patches back (the input gradient of that convolution, from filter^T-times-gradient).
+//
 // HpoDropoutMask draws an inverted-dropout mask [rows, cols] (0 with probability p, else
 // 1/(1-p)) from a stream registered with dropoutStream: the very generator and values of
 // FastRng.fillMask in src/random.ts, so a mask drawn here equals one drawn in JavaScript.
@@ -30,6 +37,7 @@
 #include <cstdint>
 #include <deque>
 #include <cstdio>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -289,6 +297,121 @@ void xentCompute(void*, TF_OpKernelContext* ctx) {
   if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
 }
 
+// ------------------------------------------------------------------ im2col / col2im
+
+struct ConvGeometry {
+  int64_t k, pad, C, N, H, W, OH, OW;
+};
+
+bool readGeometry(TF_Tensor* g, int64_t want, int64_t* out) {
+  if (TF_TensorType(g) != TF_INT32 || TF_NumDims(g) != 1 || TF_Dim(g, 0) != want) return false;
+  const int32_t* v = static_cast<const int32_t*>(TF_TensorData(g));
+  for (int64_t i = 0; i < want; ++i) out[i] = v[i];
+  return true;
+}
+
+void im2colCompute(void*, TF_OpKernelContext* ctx) {
+  Status st;
+  Input in, geo;
+  TF_GetInput(ctx, 0, &in.t, st.s);
+  if (st.ok()) TF_GetInput(ctx, 1, &geo.t, st.s);
+  if (!st.ok()) {
+    TF_OpKernelContext_Failure(ctx, st.s);
+    return;
+  }
+  int64_t kp[2];
+  if (TF_TensorType(in.t) != TF_FLOAT || TF_NumDims(in.t) != 4 || !readGeometry(geo.t, 2, kp)) {
+    fail(ctx, "HpoIm2col: input must be float32 [C, N, H, W] and geometry int32 [2] (k, pad)");
+    return;
+  }
+  ConvGeometry g{kp[0], kp[1], TF_Dim(in.t, 0), TF_Dim(in.t, 1), TF_Dim(in.t, 2), TF_Dim(in.t, 3), 0, 0};
+  g.OH = g.H + 2 * g.pad - g.k + 1;
+  g.OW = g.W + 2 * g.pad - g.k + 1;
+  if (g.k < 1 || g.pad < 0 || g.OH < 1 || g.OW < 1) {
+    fail(ctx, "HpoIm2col: kernel larger than the padded input");
+    return;
+  }
+  int64_t dims[2] = {g.k * g.k * g.C, g.N * g.OH * g.OW};
+  TF_Tensor* out = TF_AllocateTensor(TF_FLOAT, dims, 2, sizeof(float) * dims[0] * dims[1]);
+  if (!out) {
+    fail(ctx, "HpoIm2col: allocation failed");
+    return;
+  }
+  const float* x = static_cast<const float*>(TF_TensorData(in.t));
+  float* o = static_cast<float*>(TF_TensorData(out));
+  for (int64_t di = 0; di < g.k; ++di)
+    for (int64_t dj = 0; dj < g.k; ++dj)
+      for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t n = 0; n < g.N; ++n) {
+          const float* plane = x + (c * g.N + n) * g.H * g.W;
+          for (int64_t oh = 0; oh < g.OH; ++oh, o += g.OW) {
+            const int64_t h = oh + di - g.pad;
+            if (h < 0 || h >= g.H) {
+              std::memset(o, 0, sizeof(float) * g.OW);
+              continue;
+            }
+            // Output columns whose input column ow + dj - pad is inside [0, W): [lo, hi).
+            const int64_t lo = std::max<int64_t>(0, g.pad - dj), hi = std::min<int64_t>(g.OW, g.W + g.pad - dj);
+            const float* row = plane + h * g.W + dj - g.pad;
+            for (int64_t ow = 0; ow < lo; ++ow) o[ow] = 0.f;
+            if (hi > lo) std::memcpy(o + lo, row + lo, sizeof(float) * (hi - lo));
+            for (int64_t ow = hi > lo ? hi : lo; ow < g.OW; ++ow) o[ow] = 0.f;
+          }
+        }
+  TF_SetOutput(ctx, 0, out, st.s);
+  TF_DeleteTensor(out);
+  if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
+}
+
+void col2imCompute(void*, TF_OpKernelContext* ctx) {
+  Status st;
+  Input in, geo;
+  TF_GetInput(ctx, 0, &in.t, st.s);
+  if (st.ok()) TF_GetInput(ctx, 1, &geo.t, st.s);
+  if (!st.ok()) {
+    TF_OpKernelContext_Failure(ctx, st.s);
+    return;
+  }
+  int64_t v[6];
+  if (TF_TensorType(in.t) != TF_FLOAT || TF_NumDims(in.t) != 2 || !readGeometry(geo.t, 6, v)) {
+    fail(ctx, "HpoCol2im: patches must be float32 [k*k*C, N*OH*OW] and geometry int32 [6] (k, pad, C, N, H, W)");
+    return;
+  }
+  ConvGeometry g{v[0], v[1], v[2], v[3], v[4], v[5], 0, 0};
+  g.OH = g.H + 2 * g.pad - g.k + 1;
+  g.OW = g.W + 2 * g.pad - g.k + 1;
+  if (g.k < 1 || g.pad < 0 || g.OH < 1 || g.OW < 1 || g.C < 1 || g.N < 0 || TF_Dim(in.t, 0) != g.k * g.k * g.C || TF_Dim(in.t, 1) != g.N * g.OH * g.OW) {
+    fail(ctx, "HpoCol2im: patches do not match the geometry");
+    return;
+  }
+  int64_t dims[4] = {g.C, g.N, g.H, g.W};
+  const int64_t total = g.C * g.N * g.H * g.W;
+  TF_Tensor* out = TF_AllocateTensor(TF_FLOAT, dims, 4, sizeof(float) * total);
+  if (!out) {
+    fail(ctx, "HpoCol2im: allocation failed");
+    return;
+  }
+  float* y = static_cast<float*>(TF_TensorData(out));
+  std::memset(y, 0, sizeof(float) * total);
+  const float* p = static_cast<const float*>(TF_TensorData(in.t));
+  for (int64_t di = 0; di < g.k; ++di)
+    for (int64_t dj = 0; dj < g.k; ++dj)
+      for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t n = 0; n < g.N; ++n) {
+          float* plane = y + (c * g.N + n) * g.H * g.W;
+          for (int64_t oh = 0; oh < g.OH; ++oh, p += g.OW) {
+            const int64_t h = oh + di - g.pad;
+            if (h < 0 || h >= g.H) continue;
+            const int64_t lo = std::max<int64_t>(0, g.pad - dj), hi = std::min<int64_t>(g.OW, g.W + g.pad - dj);
+            float* row = plane + h * g.W + dj - g.pad;
+            for (int64_t ow = lo; ow < hi; ++ow) row[ow] += p[ow];
+          }
+        }
+  TF_SetOutput(ctx, 0, out, st.s);
+  TF_DeleteTensor(out);
+  if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
+}
+
 // ------------------------------------------------------------------ dropout masks
 
 struct DropoutStream {
@@ -394,6 +517,10 @@ void registerAll() {
     registerError = registerOp("HpoGatherFlat1", "source: int32", "indices: int32", "pixels: float", gatherCompute<true>);
     if (registerError.empty())
       registerError = registerOp("HpoGatherImage", "source: int32", "indices: int32", "pixels: float", gatherCompute<false>);
+    if (registerError.empty())
+      registerError = registerOp("HpoIm2col", "input: float", "geometry: int32", "patches: float", im2colCompute);
+    if (registerError.empty())
+      registerError = registerOp("HpoCol2im", "patches: float", "geometry: int32", "image: float", col2imCompute);
     if (registerError.empty())
       registerError = registerOp("HpoXentGrad", "logits: float", "labels: int32", "grad: float", xentCompute);
     if (registerError.empty())

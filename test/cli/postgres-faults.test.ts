@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -64,6 +64,17 @@ function run(
   return { done, alive: () => !exited, stderr: () => stderr };
 }
 
+/**
+ * Until the run has trained its first epoch (it is connected and working), or it ended, or
+ * 60 s passed: a fixed delay lost the race on a loaded machine, where the CLI had not
+ * connected yet when the server first went down.
+ */
+async function untilTraining(r: { alive: () => boolean }, log: string): Promise<void> {
+  for (const t0 = Date.now(); Date.now() - t0 < 60_000 && r.alive(); await sleep(50)) {
+    if (existsSync(log) && readFileSync(log, 'utf8').trim() !== '') return;
+  }
+}
+
 /** Every (trial, epoch) the objective trained, in order. */
 const trained = (log: string): string[] => readFileSync(log, 'utf8').trim().split('\n');
 
@@ -91,7 +102,7 @@ describe('PostgreSQL restarts under a running study', { skip: unavailable }, () 
     const log = join(mkdtempSync(join(tmpdir(), 'hpo-pg-restart-')), 'epochs.log');
     const N = 60;
     const r = run(server.url, 'restarts', N, log);
-    await sleep(1500);
+    await untilTraining(r, log);
     for (let i = 1; i <= 10; i++) {
       assert.ok(r.alive(), `the run ended before restart ${i}: ${r.stderr()}`);
       server.restart();
@@ -107,7 +118,7 @@ describe('PostgreSQL restarts under a running study', { skip: unavailable }, () 
     const log = join(mkdtempSync(join(tmpdir(), 'hpo-pg-giveup-')), 'epochs.log');
     const N = 12;
     const r = run(server.url, 'give-up', N, log, ['--db-retry', '2']);
-    await sleep(1500);
+    await untilTraining(r, log);
     server.stop();
     try {
       const { code, stderr } = await r.done;
@@ -132,7 +143,7 @@ describe('PostgreSQL restarts under a running study', { skip: unavailable }, () 
     const log = join(mkdtempSync(join(tmpdir(), 'hpo-pg-outage-')), 'epochs.log');
     const N = 20;
     const r = run(server.url, 'outage', N, log);
-    await sleep(1500);
+    await untilTraining(r, log);
     server.stop();
     await sleep(30_000);
     assert.ok(r.alive(), `the run gave up during the outage: ${r.stderr()}`);

@@ -23,6 +23,7 @@ interface PoolMatrices {
 }
 
 const FIVE = [0, 1, 2, 3, 4];
+const NO_ATTRS: readonly never[] = [];
 
 /**
  * 2x2 average pooling of n maps of side w, stored as rows of w values, by two MatMuls:
@@ -202,9 +203,16 @@ export class LeNetNet implements Net {
       const da3 = sigGrad(h3, k(ops.matMul(da4, id(this.W4), false, true)));
       const dp2 = k(ops.permute(k(ops.reshape(k(ops.matMul(da3, id(this.W3), false, true)), [B, 5, 5, 16])), [3, 0, 1, 2])); // [16,B,5,5]
       const da2 = sigGrad(s2, unpool(ops, k, dp2, 16 * B, 5, c.pool10, [16, B * 100]));
-      // conv2's input gradient by TF's kernel, in NHWC: col2im through Pad/AddN measured slower
-      const da2n = k(ops.permute(k(ops.reshape(da2, [16, B, 10, 10])), [1, 2, 3, 0]));
-      const dp1 = k(ops.permute(k(ops.conv2dBackpropInput(ops.ints([B, 14, 14, 6]), id(this.K2), da2n, 'VALID')), [3, 0, 1, 2])); // [6,B,14,14]
+      let dp1: Handle; // [6,B,14,14]
+      if (ops.hpoGemm) {
+        // conv2's input gradient as col2im of K2 da2: the patches' gradient summed back.
+        const dP2 = k(ops.matMul(k(ops.reshape(id(this.K2), [150, 16])), da2)); // [150, B*100]
+        dp1 = k(ops.run('HpoCol2im', NO_ATTRS, [dP2, ops.ints([5, 0, 6, B, 14, 14])]));
+      } else {
+        // conv2's input gradient by TF's kernel, in NHWC: col2im through Pad/AddN measured slower
+        const da2n = k(ops.permute(k(ops.reshape(da2, [16, B, 10, 10])), [1, 2, 3, 0]));
+        dp1 = k(ops.permute(k(ops.conv2dBackpropInput(ops.ints([B, 14, 14, 6]), id(this.K2), da2n, 'VALID')), [3, 0, 1, 2]));
+      }
       const da1 = sigGrad(s1, unpool(ops, k, dp1, 6 * B, 14, c.pool28, [6, B * 784]));
       const upd = (v: tfTypes.Variable, g: Handle): void => ops.setVariable(this.tf, v, ops.subFree(id(v), g));
       upd(this.W5, ops.matMul(h4, d5, true, false));
@@ -233,15 +241,27 @@ export class LeNetNet implements Net {
     // conv1 (1 -> 6, 5x5, pad 2): patches [25, B*784], rows (di, dj)
     // Each shift is a rank-2 Slice (rows of contiguous floats), which libtensorflow copies
     // faster than the same window cut from a rank-4 or rank-5 view.
-    const xp = k(ops.reshape(k(ops.pad(k(ops.reshape(x, [B, 28, 28])), [0, 0, 2, 2, 2, 2])), [B * 32, 32])); // rows of 32
-    const byDj = k(ops.reshape(k(ops.pack(FIVE.map((dj) => k(ops.slice(xp, [0, dj], [B * 32, 28]))), 0)), [5 * B, 32 * 28])); // [5,B,32,28]
-    const P1 = k(ops.reshape(k(ops.pack(FIVE.map((di) => k(ops.slice(byDj, [0, di * 28], [5 * B, 784]))), 0)), [25, B * 784]));
+    // With tfjs-hpo's kernels, HpoIm2col builds the same patches in one op.
+    const im2col = ops.hpoGemm;
+    let P1: Handle;
+    if (im2col) {
+      P1 = k(ops.run('HpoIm2col', NO_ATTRS, [k(ops.reshape(x, [1, B, 28, 28])), ops.ints([5, 2])]));
+    } else {
+      const xp = k(ops.reshape(k(ops.pad(k(ops.reshape(x, [B, 28, 28])), [0, 0, 2, 2, 2, 2])), [B * 32, 32])); // rows of 32
+      const byDj = k(ops.reshape(k(ops.pack(FIVE.map((dj) => k(ops.slice(xp, [0, dj], [B * 32, 28]))), 0)), [5 * B, 32 * 28])); // [5,B,32,28]
+      P1 = k(ops.reshape(k(ops.pack(FIVE.map((di) => k(ops.slice(byDj, [0, di * 28], [5 * B, 784]))), 0)), [25, B * 784]));
+    }
     const K1m = k(ops.reshape(id(this.K1), [25, 6]));
     const s1 = sig(k(ops.bin('Add', k(ops.matMul(K1m, P1, true, false)), k(ops.reshape(id(this.c1), [6, 1]))))); // [6, B*784]
     const p1 = pool(ops, k, s1, 6 * B, 28, c.pool28); // [6*B*14, 14]
     // conv2 (6 -> 16, 5x5, valid): patches [150, B*100], rows (di, dj, c)
-    const byDj2 = k(ops.reshape(k(ops.pack(FIVE.map((dj) => k(ops.slice(p1, [0, dj], [6 * B * 14, 10]))), 0)), [5 * 6 * B, 14 * 10])); // [5,6,B,14,10]
-    const P2 = k(ops.reshape(k(ops.pack(FIVE.map((di) => k(ops.slice(byDj2, [0, di * 10], [5 * 6 * B, 100]))), 0)), [150, B * 100]));
+    let P2: Handle;
+    if (im2col) {
+      P2 = k(ops.run('HpoIm2col', NO_ATTRS, [k(ops.reshape(p1, [6, B, 14, 14])), ops.ints([5, 0])]));
+    } else {
+      const byDj2 = k(ops.reshape(k(ops.pack(FIVE.map((dj) => k(ops.slice(p1, [0, dj], [6 * B * 14, 10]))), 0)), [5 * 6 * B, 14 * 10])); // [5,6,B,14,10]
+      P2 = k(ops.reshape(k(ops.pack(FIVE.map((di) => k(ops.slice(byDj2, [0, di * 10], [5 * 6 * B, 100]))), 0)), [150, B * 100]));
+    }
     const K2m = k(ops.reshape(id(this.K2), [150, 16]));
     const s2 = sig(k(ops.bin('Add', k(ops.matMul(K2m, P2, true, false)), k(ops.reshape(id(this.c2), [16, 1]))))); // [16, B*100]
     const p2 = pool(ops, k, s2, 16 * B, 10, c.pool10); // [16*B*5, 5]
