@@ -137,7 +137,7 @@ async function main() {
 ${machineLine([backendLine(info), `1-min load average at start ${load0.toFixed(1)}`])}
 
 Peak RSS of the whole process for the book study: \`/usr/bin/time -v node dist/src/cli/main.js run --study m --storage <fresh>.db --model softmax --trials ${trials} --epochs ${epochs} --workers W --seed 1\` ("Maximum resident set size"), one run per row.
-Dataset tensors: ${starts[0]?.zeroCopy ? 'one shared float32 copy per process, read in place by every thread (zero-copy)' : 'converted per thread (this backend copies)'}.
+Dataset tensors: ${!starts[0]?.zeroCopy ? 'converted per thread (this backend copies)' : info.datasetTensors === 'shared-bytes' ? 'one copy per process, read in place by every thread: the training images as bytes (47 MB, gathered per batch by tfjs-hpo\'s HpoGather op), the test images as float32 (31 MB)' : 'one shared float32 copy per process, read in place by every thread (zero-copy)'}.
 Command: \`npm run build && node native-bench/memory.mjs --workers ${workerCounts.join(',')} --trials ${trials} --epochs ${epochs} --rounds ${rounds}\`
 
 | workers | peak RSS (kB) | peak RSS | per added worker | wall time (s) |
