@@ -74,11 +74,11 @@ describe('samplers and enqueue from the CLI', () => {
     assert.ok(rows.slice(2).every((p) => p['x1'] !== 3.14159 && p['x1'] !== -3.14159));
   });
 
-  it('--sampler gp refuses a categorical space with one line; an unknown sampler names the choices', () => {
+  it('--sampler gp refuses a conditional space with one line; an unknown sampler names the choices', () => {
     const db = tempDb('gp');
     const r = hpo(['run', '--study', 'g', '--storage', db, '--model', 'mlp', '--sampler', 'gp', '--space', join(EXAMPLES, 'conditional-mlp.json'), '--trials', '1']);
     assert.ok(isOneLineError(r), r.stderr);
-    assert.match(r.stderr, /--sampler gp handles continuous and int parameters only; "activation" is categorical/);
+    assert.match(r.stderr, /--sampler gp needs a space without conditions; "num_hiddens_2" has "when"/);
     const u = hpo(['run', '--study', 'g', '--storage', db, ...branin, '--sampler', 'bayes', '--trials', '1']);
     assert.ok(isOneLineError(u), u.stderr);
     assert.match(u.stderr, /tpe-multivariate/);

@@ -51,7 +51,7 @@ function checkConfig(space: SearchSpace, p: Params): void {
 }
 
 const spacesFor = (name: string): [string, SearchSpace][] =>
-  name === 'gp' ? [['numeric', numeric]] : [['mixed', mixed], ['numeric', numeric], ['conditional', conditional]];
+  name === 'gp' ? [['mixed', mixed], ['numeric', numeric]] : [['mixed', mixed], ['numeric', numeric], ['conditional', conditional]];
 
 for (const name of SAMPLER_NAMES) {
   describe(`sampler contract: ${name}`, () => {

@@ -65,7 +65,7 @@ export function runBuilder(y: Argv): Argv<RunArgs> {
     .option('workers', { type: 'number', describe: `Worker threads [default: CPUs = ${defaultWorkers()}]` })
     .option('seed', { type: 'number', describe: 'Study seed: same seed, same configs [default: random, stored]' })
     .option('scheduler', { type: 'string', choices: [...SCHEDULER_NAMES, ...Object.keys(SCHEDULER_ALIASES)], describe: 'fifo: every trial to the end; sh: synchronous successive halving; asha; hyperband [default: fifo]' })
-    .option('sampler', { type: 'string', choices: SAMPLER_NAMES, describe: 'Config sampler: random, tpe, tpe-multivariate (joint TPE), gp (Gaussian process, numeric spaces) [default: random]' })
+    .option('sampler', { type: 'string', choices: SAMPLER_NAMES, describe: 'Config sampler: random, tpe, tpe-multivariate (joint TPE), gp (Gaussian process; spaces without conditions) [default: random]' })
     .option('min-epochs', { type: 'number', describe: 'r_min: first rung (sh, asha, hyperband) [default: 2]' })
     .option('max-epochs', { type: 'number', describe: 'r_max: epochs of a trial that is never stopped [default: 10]' })
     .option('eta', { type: 'number', describe: 'Reduction factor: top 1/eta go on at each rung [default: 2]' })
