@@ -6,6 +6,7 @@
 // `hpo run`. Also the sampling cost with 10k trials stored.
 //   node native-bench/search-quality.mjs                     everything, writes RESULTS.md
 //   node native-bench/search-quality.mjs --seeds 5 --problems branin --samplers tpe --no-write
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { openStudy } from '../dist/src/index.js';
 import { createSampler } from '../dist/src/samplers/registry.js';
@@ -78,6 +79,8 @@ async function runOne(problem, sampler, seed, trials) {
   return { bestUpTo, ms };
 }
 
+const load = (when) => `load average ${when} ${loadavg().map((x) => x.toFixed(2)).join(' / ')} (1 / 5 / 15 min)`;
+const loadAtStart = load('at the start');
 const problems = { branin: { key: 'branin', ...branin }, hartmann6: { key: 'hartmann6', ...hartmann6 }, lc: { key: 'lc', ...learningCurve } };
 const rows = [];
 for (const pk of QUALITY ? PROBLEMS : []) {
@@ -180,7 +183,7 @@ if (WRITE && QUALITY) {
 }
 if (WRITE && cost.length) {
   const lines = [
-    machineLine(),
+    machineLine([load('at the end')]),
     '',
     'Command: `node native-bench/search-quality.mjs --cost-only`. Per new trial with N completed trials stored in a SQLite file: the',
     "runner's history read (incremental) + TPE's sample + the claim, over 50 consecutive claims; 5 params (log, int, int, uniform, categorical).",
