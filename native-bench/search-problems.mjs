@@ -91,3 +91,84 @@ export function learningCurveOptimum() {
         }
   return best.v;
 }
+
+// More test functions for the 100-seed comparison against Optuna (native-bench/search-suite.mjs,
+// native-bench/optuna_search.py): standard forms and domains, optimum known.
+const U = (low, high) => ({ type: 'uniform', low, high });
+const cube = (d, lo, hi) => Object.fromEntries(Array.from({ length: d }, (_, i) => [`x${i + 1}`, U(lo, hi)]));
+const xs = (p, d) => Array.from({ length: d }, (_, i) => p[`x${i + 1}`]);
+
+export const suite = {
+  branin: { name: 'Branin', space: branin.space, optimum: branin.optimum, f: branin.f },
+  hartmann6: { name: 'Hartmann-6', space: hartmann6.space, optimum: hartmann6.optimum, f: hartmann6.f },
+  goldstein: {
+    name: 'Goldstein-Price',
+    space: { x1: U(-2, 2), x2: U(-2, 2) },
+    optimum: 3,
+    f(p) {
+      const [x, y] = xs(p, 2);
+      return (1 + (x + y + 1) ** 2 * (19 - 14 * x + 3 * x * x - 14 * y + 6 * x * y + 3 * y * y)) * (30 + (2 * x - 3 * y) ** 2 * (18 - 32 * x + 12 * x * x + 48 * y - 36 * x * y + 27 * y * y));
+    },
+  },
+  camel: {
+    name: 'Six-hump camel',
+    space: { x1: U(-3, 3), x2: U(-2, 2) },
+    optimum: -1.0316285,
+    f(p) {
+      const [x, y] = xs(p, 2);
+      return (4 - 2.1 * x * x + x ** 4 / 3) * x * x + x * y + (-4 + 4 * y * y) * y * y;
+    },
+  },
+  hartmann3: {
+    name: 'Hartmann-3',
+    space: cube(3, 0, 1),
+    optimum: -3.86278,
+    f(p) {
+      const A = [[3, 10, 30], [0.1, 10, 35], [3, 10, 30], [0.1, 10, 35]];
+      const P = [[3689, 1170, 2673], [4699, 4387, 7470], [1091, 8732, 5547], [381, 5743, 8828]];
+      const x = xs(p, 3);
+      let s = 0;
+      for (let i = 0; i < 4; i++) {
+        let e = 0;
+        for (let j = 0; j < 3; j++) e += A[i][j] * (x[j] - P[i][j] * 1e-4) ** 2;
+        s += H_ALPHA[i] * Math.exp(-e);
+      }
+      return -s;
+    },
+  },
+  styblinski4: { name: 'Styblinski-Tang-4', space: cube(4, -5, 5), optimum: -39.16617 * 4, f: (p) => xs(p, 4).reduce((a, x) => a + 0.5 * (x ** 4 - 16 * x * x + 5 * x), 0) },
+  levy4: {
+    name: 'Levy-4',
+    space: cube(4, -10, 10),
+    optimum: 0,
+    f(p) {
+      const w = xs(p, 4).map((x) => 1 + (x - 1) / 4);
+      let s = Math.sin(Math.PI * w[0]) ** 2;
+      for (let i = 0; i < 3; i++) s += (w[i] - 1) ** 2 * (1 + 10 * Math.sin(Math.PI * w[i] + 1) ** 2);
+      return s + (w[3] - 1) ** 2 * (1 + Math.sin(2 * Math.PI * w[3]) ** 2);
+    },
+  },
+  ackley5: {
+    name: 'Ackley-5',
+    space: cube(5, -5, 10),
+    optimum: 0,
+    f(p) {
+      const x = xs(p, 5);
+      const a = Math.sqrt(x.reduce((s, v) => s + v * v, 0) / 5);
+      const b = x.reduce((s, v) => s + Math.cos(2 * Math.PI * v), 0) / 5;
+      return -20 * Math.exp(-0.2 * a) - Math.exp(b) + 20 + Math.E;
+    },
+  },
+  rosenbrock4: {
+    name: 'log(1 + Rosenbrock-4)',
+    space: cube(4, -2, 2),
+    optimum: 0,
+    f(p) {
+      const x = xs(p, 4);
+      let s = 0;
+      for (let i = 0; i < 3; i++) s += 100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2;
+      return Math.log1p(s);
+    },
+  },
+  lcfinal: { name: 'learning curve, final value (log, int, log int)', space: learningCurve.space, optimum: null, f: (p) => learningCurve.final(p) },
+};

@@ -26,7 +26,7 @@ export { writeReport } from './report/write-report.js';
 export { LiveReport } from './report/live-report.js';
 export type { LiveReportOptions } from './report/live-report.js';
 export type { DatasetSource } from './data/fashion-mnist.js';
-export type { Storage, StudyRecord, TrialRecord, TrialState, EpochReport, Checkpoint, FinishOutcome } from './storage/storage.js';
+export type { Storage, StudyRecord, TrialRecord, TrialState, EpochReport, Checkpoint, FinishOutcome, EnqueueItem, EnqueueResult } from './storage/storage.js';
 export { SAMPLER_NAMES } from './samplers/registry.js';
 export { SCHEDULER_NAMES } from './schedulers/registry.js';
 export { modelNames } from './training/models/index.js';

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { openStorage, sqlitePath } from '../storage/open.js';
 import type { Storage, StudyRecord } from '../storage/storage.js';
@@ -48,4 +48,14 @@ export function positiveInt(name: string, v: unknown, min = 1): number | undefin
     throw new UsageError(`--${name} must be an integer >= ${min}, got ${String(v)}`);
   }
   return v;
+}
+
+/** The text of a file named by an option. @throws UsageError naming the option when it cannot be read. */
+export function readConfigFile(path: string, option: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`${option} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : `cannot read it (${code ?? String(e)})`}`);
+  }
 }

@@ -20,6 +20,11 @@ export interface ParzenOptions {
   readonly jointBandwidth?: 'scott' | 'neighbour';
   /** Multiplies every observation kernel's bandwidth (before clipping). Default 1. */
   readonly bandwidthScale?: number;
+  /**
+   * Given bandwidths, bandwidths[i][j] for observation i on dim j (numeric dims only; others
+   * ignored), in place of the estimator's own rule: TPE's shared scoring kernels.
+   */
+  readonly bandwidths?: readonly (readonly number[])[];
 }
 
 /**
@@ -106,14 +111,14 @@ export class ParzenEstimator {
         const range = dim.hi - dim.lo;
         const col = obs.map((o) => o[j]!);
         const k = opts.bandwidthScale ?? 1;
-        const sig = (
-          (opts.multivariate || dims.length > 1) && opts.jointBandwidth !== 'neighbour'
+        const sig = opts.bandwidths
+          ? []
+          : (opts.multivariate || dims.length > 1) && opts.jointBandwidth !== 'neighbour'
             ? col.map(() => scottBandwidth(m, dims.length, dim.lo, dim.hi, k))
-            : neighbourBandwidths(col, dim.lo, dim.hi, k)
-        );
+            : neighbourBandwidths(col, dim.lo, dim.hi, k);
         for (let i = 0; i < m; i++) {
           mu[i] = col[i]!;
-          sigma[i] = sig[i]!;
+          sigma[i] = opts.bandwidths ? opts.bandwidths[i]![j]! : sig[i]!;
         }
         mu[m] = (dim.lo + dim.hi) / 2;
         sigma[m] = range;

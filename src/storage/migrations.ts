@@ -152,6 +152,28 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX enqueued_study ON enqueued (study_id, id);
     `,
   },
+  {
+    version: 4,
+    description: 'enqueue keys: configs queued by `hpo run --enqueue` are queued once per study',
+    // A key is recorded when its config is queued and kept after the config has run, so a
+    // re-run of the same command (a resume) skips what it queued before.
+    sqlite: `
+      CREATE TABLE enqueue_keys (
+        study_id   INTEGER NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+        key        TEXT    NOT NULL,
+        created_at TEXT    NOT NULL DEFAULT ${SQLITE_NOW},
+        PRIMARY KEY (study_id, key)
+      );
+    `,
+    postgres: `
+      CREATE TABLE enqueue_keys (
+        study_id   bigint NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+        key        text   NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (study_id, key)
+      );
+    `,
+  },
 ];
 
 /** The schema version this build writes and expects. */

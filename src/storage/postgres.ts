@@ -6,6 +6,7 @@ import {
   checkCheckpoint,
   checkClaim,
   checkEnqueue,
+  checkEnqueueItems,
   checkFinish,
   checkHistoryQuery,
   checkNewTrial,
@@ -29,6 +30,8 @@ import {
 import type {
   Checkpoint,
   ClaimRequest,
+  EnqueueItem,
+  EnqueueResult,
   EpochReport,
   FinalState,
   HistoryQuery,
@@ -152,6 +155,9 @@ const SQL = {
   enqueue: `WITH ins AS (INSERT INTO enqueued (study_id, params) VALUES ($1, $2::json) RETURNING 1)
             SELECT (SELECT count(*) FROM enqueued WHERE study_id = $1) + (SELECT count(*) FROM ins) AS n`,
   queueAll: `SELECT params FROM enqueued WHERE study_id = $1 ORDER BY id`,
+  queueInsert: `INSERT INTO enqueued (study_id, params) VALUES ($1, $2::json)`,
+  queueCount: `SELECT count(*) AS n FROM enqueued WHERE study_id = $1`,
+  enqueueKey: `INSERT INTO enqueue_keys (study_id, key) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
   // Runs under the study's row lock (claimTrial), so two claimers never pop the same config.
   queuePop: `DELETE FROM enqueued WHERE id = (SELECT id FROM enqueued WHERE study_id = $1 ORDER BY id LIMIT 1) RETURNING params`,
   history: `SELECT number, state, params, value FROM trials
@@ -324,6 +330,23 @@ export class PostgresStorage implements Storage {
       if (lock.rowCount === 0) throw new StorageError(`postgres ${this.location}: no study with id ${studyId}`);
       const r = await c.query<{ n: string | number }>(SQL.enqueue, [studyId, JSON.stringify(params)]);
       return Number(r.rows[0]!.n);
+    });
+  }
+
+  async enqueueTrials(studyId: number, items: readonly EnqueueItem[]): Promise<EnqueueResult> {
+    checkEnqueueItems(items);
+    return this.tx(`enqueueTrials study ${studyId}`, async (c) => {
+      const lock = await c.query(SQL.lockStudy, [studyId]);
+      if (lock.rowCount === 0) throw new StorageError(`postgres ${this.location}: no study with id ${studyId}`);
+      let added = 0;
+      for (const it of items) {
+        // A key seen before: queued by an earlier call, skip.
+        if (it.key !== undefined && (await c.query(SQL.enqueueKey, [studyId, it.key])).rowCount === 0) continue;
+        await c.query(SQL.queueInsert, [studyId, JSON.stringify(it.params)]);
+        added++;
+      }
+      const r = await c.query<{ n: string | number }>(SQL.queueCount, [studyId]);
+      return { added, skipped: items.length - added, waiting: Number(r.rows[0]!.n) };
     });
   }
 

@@ -4,7 +4,7 @@
  */
 import { ReadOnlyError } from '../errors.js';
 import type { Params } from '../space/distribution.js';
-import type { ClaimRequest, FinalState, FinishOutcome, HistoryQuery, HistoryRow, StudyRecord, StudySummary, TrialRecord, TrialState } from './storage.js';
+import type { ClaimRequest, EnqueueItem, FinalState, FinishOutcome, HistoryQuery, HistoryRow, StudyRecord, StudySummary, TrialRecord, TrialState } from './storage.js';
 import { TRIAL_STATES } from './storage.js';
 
 /** A trials row as both drivers return it (timestamps already ISO strings). */
@@ -104,6 +104,14 @@ export function toHistory(rows: readonly HistoryDbRow[], reports: readonly Histo
 
 export function checkEnqueue(params: Params): void {
   if (params === null || typeof params !== 'object' || Array.isArray(params)) throw new TypeError('enqueueTrial: params must be an object');
+}
+
+export function checkEnqueueItems(items: readonly EnqueueItem[]): void {
+  if (!Array.isArray(items)) throw new TypeError('enqueueTrials: items must be an array');
+  for (const it of items) {
+    checkEnqueue(it?.params);
+    if (it.key !== undefined && (typeof it.key !== 'string' || it.key === '')) throw new TypeError('enqueueTrials: a key must be a non-empty string');
+  }
 }
 
 export function checkHistoryQuery(q: HistoryQuery): void {

@@ -2,6 +2,8 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { StorageError, errorMessage } from '../errors.js';
 import type { Params } from '../space/distribution.js';
 import type {
+  EnqueueItem,
+  EnqueueResult,
   HistoryQuery,
   HistoryRow,
   Checkpoint,
@@ -182,6 +184,14 @@ export class RetryingStorage implements Storage {
   /** Not retried: a retry after a commit whose answer was lost would queue the config twice. */
   enqueueTrial(studyId: number, params: Params): Promise<number> {
     return this.inner.enqueueTrial(studyId, params);
+  }
+  /**
+   * Retried only when every config has a key: then a retry after a lost commit answer skips
+   * them all (and reports them skipped); without keys it would queue them twice.
+   */
+  enqueueTrials(studyId: number, items: readonly EnqueueItem[]): Promise<EnqueueResult> {
+    if (items.every((it) => it.key !== undefined)) return this.retry(`enqueueTrials study ${studyId}`, () => this.inner.enqueueTrials(studyId, items));
+    return this.inner.enqueueTrials(studyId, items);
   }
   getReports(studyId: number, opts?: { trialId?: number }): Promise<EpochReport[]> {
     return this.retry(`getReports study ${studyId}`, () => this.inner.getReports(studyId, opts));

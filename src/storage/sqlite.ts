@@ -8,6 +8,7 @@ import {
   checkCheckpoint,
   checkClaim,
   checkEnqueue,
+  checkEnqueueItems,
   checkFinish,
   checkId,
   checkNewTrial,
@@ -31,6 +32,8 @@ import {
 import type {
   Checkpoint,
   ClaimRequest,
+  EnqueueItem,
+  EnqueueResult,
   EpochReport,
   FinishOutcome,
   RungResult,
@@ -185,6 +188,7 @@ export class SqliteStorage implements Storage {
       queueAll: `SELECT params FROM enqueued WHERE study_id = ? ORDER BY id`,
       queueHead: `SELECT id, params FROM enqueued WHERE study_id = ? ORDER BY id LIMIT 1`,
       queuePop: `DELETE FROM enqueued WHERE id = ?`,
+      enqueueKey: `INSERT INTO enqueue_keys (study_id, key) VALUES (?, ?) ON CONFLICT DO NOTHING`,
       history: `SELECT number, state, params, value FROM trials
                  WHERE study_id = ? AND (number > ? OR number IN (SELECT value FROM json_each(?))) ORDER BY number`,
       historyReports: `SELECT t.number, r.epoch, r.value FROM trials t JOIN reports r ON r.trial_id = t.id
@@ -303,6 +307,28 @@ export class SqliteStorage implements Storage {
           }
           this.st('enqueue').run(studyId, JSON.stringify(params));
           return (this.st('queueCount').get(studyId) as { n: number }).n;
+        })
+        .immediate(),
+    );
+  }
+
+  async enqueueTrials(studyId: number, items: readonly EnqueueItem[]): Promise<EnqueueResult> {
+    checkEnqueueItems(items);
+    return this.run(`enqueueTrials study ${studyId}`, () =>
+      this.db
+        .transaction(() => {
+          if (this.st('studyExists').get(studyId) === undefined) {
+            throw new StorageError(`sqlite ${this.location}: no study with id ${studyId}`);
+          }
+          let added = 0;
+          for (const it of items) {
+            // A key seen before: queued by an earlier call, skip.
+            if (it.key !== undefined && this.st('enqueueKey').run(studyId, it.key).changes === 0) continue;
+            this.st('enqueue').run(studyId, JSON.stringify(it.params));
+            added++;
+          }
+          const waiting = (this.st('queueCount').get(studyId) as { n: number }).n;
+          return { added, skipped: items.length - added, waiting };
         })
         .immediate(),
     );

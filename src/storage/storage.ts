@@ -146,6 +146,22 @@ export interface RungResult {
  *   false when the trial is no longer running under that attempt, so a process that was
  *   presumed dead cannot overwrite the work of the one that took over.
  */
+/** One config for {@link Storage.enqueueTrials}. */
+export interface EnqueueItem {
+  readonly params: Params;
+  /** Queued at most once per study under this key. */
+  readonly key?: string;
+}
+
+export interface EnqueueResult {
+  /** Configs queued by this call. */
+  readonly added: number;
+  /** Configs skipped because their key was already recorded. */
+  readonly skipped: number;
+  /** Configs waiting in the queue after the call. */
+  readonly waiting: number;
+}
+
 export interface Storage {
   readonly kind: 'sqlite' | 'postgres';
   /** Where it points, with no password. */
@@ -175,6 +191,13 @@ export interface Storage {
    * @throws StorageError if the study does not exist.
    */
   enqueueTrial(studyId: number, params: Params): Promise<number>;
+  /**
+   * Queue several configs in one transaction (all or none). A config with a `key` that the
+   * study has seen before (from an earlier call, even if that config has run since) is
+   * skipped, so a keyed call can be repeated, or retried, without queueing anything twice.
+   * @throws StorageError if the study does not exist.
+   */
+  enqueueTrials(studyId: number, items: readonly EnqueueItem[]): Promise<EnqueueResult>;
   /** Configs waiting in the study's queue, oldest first. */
   enqueuedTrials(studyId: number): Promise<Params[]>;
   /** Store the value reported at `epoch` (1-based) and refresh the heartbeat. */

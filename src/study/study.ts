@@ -10,7 +10,7 @@ import { BackendError, UsageError, errorMessage } from '../errors.js';
 import { createSampler } from '../samplers/registry.js';
 import { DEFAULT_STORAGE, openStorage } from '../storage/open.js';
 import { DEFAULT_DB_RETRY_S, RetryingStorage } from '../storage/retry.js';
-import type { EpochReport, Storage, StudyRecord, TrialRecord, TrialState } from '../storage/storage.js';
+import type { EnqueueResult, EpochReport, Storage, StudyRecord, TrialRecord, TrialState } from '../storage/storage.js';
 import { keepNativeResident, prepareBackend, type BackendName } from '../training/backend.js';
 import { getModel } from '../training/models/index.js';
 import { allocateSharedFashion } from '../training/shared-dataset.js';
@@ -18,7 +18,7 @@ import { objectiveExport, type ObjectiveFn } from '../training/objective.js';
 import type { BackendRequest } from '../worker/messages.js';
 import { defaultWorkers, TrialPool } from '../worker/pool.js';
 import { checkCompatible, ensureStudy } from './ensure-study.js';
-import { enqueueConfig } from './enqueue.js';
+import { enqueueConfig, enqueueOnce, parseConfigs } from './enqueue.js';
 import { InlineExecutor, type TrialExecutor } from './executor.js';
 import { runStudy, type RunSummary, type StudyEvent } from './runner.js';
 import { choosePack, runPackedStudy } from './pack-runner.js';
@@ -42,6 +42,18 @@ export interface OpenStudyOptions extends StudyDefinition {
    * RetryingStorage yourself. Default 300 (5 minutes).
    */
   readonly dbRetrySeconds?: number | undefined;
+  /**
+   * Fixed configs to queue at the head of the study (objects of parameter values; parameters
+   * left out are sampled), validated against the space before anything is stored: a bad one
+   * throws and neither the study nor any config is written. Queued once per study: configs
+   * an earlier openStudy({ enqueue }) (or `hpo run --enqueue`) of this study already queued
+   * are skipped, so passing the same list on every resume queues them once. The n-th
+   * occurrence of the same values in the list is a config of its own. What was queued and
+   * skipped is in {@link Study.enqueued}.
+   */
+  readonly enqueue?: readonly Readonly<Record<string, unknown>>[] | undefined;
+  /** Where `enqueue` came from, for error messages (e.g. `--enqueue configs.json`). Default `enqueue`. */
+  readonly enqueueFrom?: string | undefined;
 }
 
 /** Options of {@link Study.optimize}: how this run works the study. */
@@ -131,12 +143,15 @@ export async function openStudy(opts: OpenStudyOptions): Promise<Study> {
   try {
     const existing = await storage.getStudy(opts.name);
     const spec = buildSpec(opts.name, opts, existing);
-    // Refuse a mismatching resume, or a module that cannot load, before anything is written.
+    // Refuse a mismatching resume, bad enqueued configs, or a module that cannot load, before
+    // anything is written.
     if (existing) checkCompatible(existing, spec);
+    const toQueue = opts.enqueue === undefined ? undefined : parseConfigs(spec, opts.enqueue, opts.enqueueFrom);
     const fn = typeof opts.objective === 'function' ? opts.objective : undefined;
     if (!fn && spec.objective !== BUILTIN_OBJECTIVE) await loadObjectiveModule(spec.objective);
     const { study, created } = await ensureStudy(storage, spec);
-    return new Study(storage, owned, study, created, fn);
+    const enqueued = toQueue === undefined ? undefined : await enqueueOnce(storage, study, toQueue);
+    return new Study(storage, owned, study, created, fn, enqueued);
   } catch (e) {
     if (owned) await storage.close().catch(() => {});
     throw e;
@@ -178,6 +193,8 @@ export class Study {
     /** True when {@link openStudy} created it (false: resumed). */
     readonly created: boolean,
     private readonly objectiveFn: ObjectiveFn | undefined,
+    /** What openStudy's `enqueue` option queued (added) and skipped as queued before; undefined without it. */
+    readonly enqueued?: EnqueueResult | undefined,
   ) {}
 
   get name(): string {

@@ -94,6 +94,18 @@ describe('Parzen estimator pieces', () => {
     assert.ok(ps[0]! > ps[2]! && ps[2]! > ps[1]!);
   });
 
+  it('given bandwidths replace the estimator\'s own on numeric dims', () => {
+    const real = dimOf({ type: 'uniform', low: 0, high: 1 });
+    const own = new ParzenEstimator([real], [[0.3], [0.7]], [1, 1], { priorWeight: 1, multivariate: false });
+    const narrow = new ParzenEstimator([real], [[0.3], [0.7]], [1, 1], { priorWeight: 1, multivariate: false, bandwidths: [[0.01], [0.01]] });
+    // Own rule: gaps 0.2 / 0.4 clipped to 1/3; given 0.01: a sharp peak at 0.3 and a trough between.
+    assert.ok(narrow.logPdf([0.3]) > own.logPdf([0.3]) + 2);
+    assert.ok(narrow.logPdf([0.5]) < own.logPdf([0.5]) - 0.5);
+    let integral = 0;
+    for (let i = 0; i < 100000; i++) integral += Math.exp(narrow.logPdf([(i + 0.5) / 100000])) / 100000;
+    close(integral, 1, 1e-3, 'integral with given bandwidths');
+  });
+
   it('samples stay in range, integers on whole values, and concentrate near the observations', () => {
     const int = dimOf({ type: 'int', low: 32, high: 512, log: true });
     const real = dimOf({ type: 'uniform', low: 0, high: 1 });

@@ -51,7 +51,7 @@ function checkConfig(space: SearchSpace, p: Params): void {
 }
 
 const spacesFor = (name: string): [string, SearchSpace][] =>
-  name === 'gp' ? [['numeric', numeric]] : [['mixed', mixed], ['numeric', numeric], ['conditional', conditional]];
+  name === 'gp' ? [['mixed', mixed], ['numeric', numeric]] : [['mixed', mixed], ['numeric', numeric], ['conditional', conditional]];
 
 for (const name of SAMPLER_NAMES) {
   describe(`sampler contract: ${name}`, () => {
@@ -105,6 +105,20 @@ describe('conditional spaces under random search', () => {
 });
 
 describe('enqueued configs', () => {
+  it('config files: one object (even over several lines), an array, or JSON lines; errors name the file and line', async () => {
+    const { parseConfigsText, keyedItems } = await import('../../src/study/enqueue.js');
+    assert.deepEqual(parseConfigsText('{"a": 1}', 'f'), [{ a: 1 }]);
+    assert.deepEqual(parseConfigsText('{\n  "a": 1,\n  "b": 2\n}\n', 'f'), [{ a: 1, b: 2 }]);
+    assert.deepEqual(parseConfigsText('[{"a": 1}, {"a": 2}]', 'f'), [{ a: 1 }, { a: 2 }]);
+    assert.deepEqual(parseConfigsText('{"a": 1}\n\n{"a": 2}\n', 'f'), [{ a: 1 }, { a: 2 }]);
+    assert.throws(() => parseConfigsText('  \n', 'f.json'), /^UsageError: f\.json: no config in it/);
+    assert.throws(() => parseConfigsText('{"a": 1}\n{"a": ', 'f.jsonl'), /f\.jsonl line 2: not valid JSON/);
+    assert.throws(() => parseConfigsText('[{"a": 1},', 'f.json'), /f\.json: not a valid JSON array/);
+    // Keys: key order does not matter; repeats are numbered.
+    const keys = keyedItems([{ b: 2, a: 1 }, { a: 1, b: 2 }, { a: 3 }]).map((i) => i.key);
+    assert.deepEqual(keys, ['{"a":1,"b":2}#1', '{"a":1,"b":2}#2', '{"a":3}#1']);
+  });
+
   it('checkParams: partial configs, inactive and unknown parameters', async () => {
     const { checkParams } = await import('../../src/space/distribution.js');
     assert.deepEqual(checkParams(conditional, { num_layers: 2, num_hiddens_2: 64 }, { partial: true }), { num_layers: 2, num_hiddens_2: 64 });

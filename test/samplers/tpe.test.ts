@@ -4,7 +4,8 @@ import type { History, Observation } from '../../src/samplers/history.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import type { Sampler } from '../../src/samplers/sampler.js';
 import { scoreHistory } from '../../src/samplers/scoring.js';
-import { TpeSampler } from '../../src/samplers/tpe-sampler.js';
+import { sharedBandwidths, TpeSampler } from '../../src/samplers/tpe-sampler.js';
+import { dimOf } from '../../src/samplers/encoding.js';
 import { parseSpace, type Params } from '../../src/space/distribution.js';
 
 const branin = (p: Params): number => {
@@ -38,6 +39,26 @@ describe('TPE', () => {
     const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length / 2]!;
     assert.ok(wins >= 10, `TPE won ${wins} of 12: ${tpe.map((v) => v.toFixed(3))} vs ${rnd.map((v) => v.toFixed(3))}`);
     assert.ok(med(tpe) <= med(rnd) / 3, `median ${med(tpe)} vs ${med(rnd)}`);
+  });
+
+  it('shared kernels: each trial gets its neighbour gap among good and bad trials together', () => {
+    const x = dimOf({ type: 'uniform', low: 0, high: 10 });
+    const c = dimOf({ type: 'categorical', choices: ['a', 'b'] });
+    // x values: good 1, 6; bad 2, 9 -> sorted with the prior mean 5: 1 2 5 6 9; 4 points, clip 10 / 5 = 2.
+    const [good, bad] = sharedBandwidths([x, c], [[1, 0], [6, 1]], [[2, 0], [9, 1]]);
+    assert.deepEqual(good.map((r) => r[0]), [2, 3]); // 1: inner gap 1 -> clipped 2; 6: max(1, 3)
+    assert.deepEqual(bad.map((r) => r[0]), [3, 3]); // 2: max(1, 3); 9: inner gap 3
+    assert.ok([...good, ...bad].every((r) => Number.isNaN(r[1]))); // categorical dims keep their own kernels
+  });
+
+  it('shared kernels beat per-group kernels on Branin at 100 trials (median over 12 seeds, 3x or more)', () => {
+    // Per-group kernels: median regret about 0.04 here; shared: about 0.002 (RESULTS.md has
+    // 100 seeds). A 3x margin on 12 paired seeds cannot come from noise at these spreads.
+    const seeds = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+    const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length / 2]!;
+    const shared = med(seeds.map((s) => run(new TpeSampler(), s, 100)));
+    const own = med(seeds.map((s) => run(new TpeSampler({ sharedKernels: false }), s, 100)));
+    assert.ok(shared * 3 <= own, `shared ${shared} vs own ${own}`);
   });
 
   it('uses random search until n_startup trials have finished', () => {

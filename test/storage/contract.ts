@@ -364,6 +364,27 @@ export function runStorageContract(name: string, makeStorage: () => Promise<Stor
       await assert.rejects(s.enqueueTrial(987654, { a: 1 }), StorageError);
     });
 
+    test('enqueueTrials: keyed configs are queued once per study, even after they ran; all or none', async (s) => {
+      const { study } = await s.createStudy(spec());
+      const other = await s.createStudy({ ...spec(), name: 'other' });
+      const items = [{ params: { lr: 0.1 }, key: 'a#1' }, { params: { lr: 0.1 }, key: 'a#2' }, { params: { lr: 0.3 } }];
+      assert.deepEqual(await s.enqueueTrials(study.id, items), { added: 3, skipped: 0, waiting: 3 });
+      // Same keys again: skipped; the unkeyed one is queued again.
+      assert.deepEqual(await s.enqueueTrials(study.id, items), { added: 1, skipped: 2, waiting: 4 });
+      // Keys are per study.
+      assert.deepEqual(await s.enqueueTrials(other.study.id, items.slice(0, 1)), { added: 1, skipped: 0, waiting: 1 });
+      // Claimed (taken off the queue), the keys still count.
+      await claimAll(s, study.id, 4);
+      assert.deepEqual(await s.enqueuedTrials(study.id), []);
+      assert.deepEqual(await s.enqueueTrials(study.id, [{ params: { lr: 0.1 }, key: 'a#1' }, { params: { lr: 0.2 }, key: 'b#1' }]), { added: 1, skipped: 1, waiting: 1 });
+      assert.deepEqual(await s.enqueuedTrials(study.id), [{ lr: 0.2 }]);
+      // A bad item fails the whole call: nothing queued, no key recorded.
+      await assert.rejects(s.enqueueTrials(study.id, [{ params: { lr: 0.5 }, key: 'c#1' }, { params: null as unknown as Params }]), TypeError);
+      assert.deepEqual(await s.enqueueTrials(study.id, [{ params: { lr: 0.5 }, key: 'c#1' }]), { added: 1, skipped: 0, waiting: 2 });
+      await assert.rejects(s.enqueueTrials(987654, [{ params: { a: 1 } }]), StorageError);
+      assert.deepEqual(await s.enqueueTrials(study.id, []), { added: 0, skipped: 0, waiting: 2 });
+    });
+
     test('rungResults: equal values come back with their numbers, ordered by number; re-run trials keep theirs', async (s) => {
       const { study } = await s.createStudy(spec());
       const ts = await claimAll(s, study.id, 5); // numbers 1..5, brackets 1, 0, 1, 0, 1

@@ -22,6 +22,35 @@ describe('the library API, imported as "tfjs-hpo"', () => {
     }
   });
 
+  it('openStudy({ enqueue }): checked before anything is stored, queued once per study, run first', async () => {
+    const storage = tempDb('enqueue');
+    const space = { x: lib.uniform(0, 1), n: lib.int(1, 3) };
+    const objective = async function quad(c: Record<string, unknown>): Promise<number> {
+      return ((c['x'] as number) - 0.3) ** 2 + (c['n'] as number);
+    };
+    // A bad config: nothing is created.
+    await assert.rejects(
+      lib.openStudy({ storage, name: 'q', objective, space, seed: 1, enqueue: [{ x: 0.5 }, { x: 2 }], enqueueFrom: 'configs.json' }),
+      (e: Error) => e instanceof lib.UsageError && /^configs\.json, config 2: parameter "x": 2 is not a value of uniform\(0, 1\)/.test(e.message),
+    );
+    const db = new Database(storage, { readonly: true });
+    assert.deepEqual(db.prepare('SELECT count(*) AS n FROM studies').get(), { n: 0 });
+    db.close();
+    const configs = [{ x: 0.3, n: 1 }, { n: 2 }, { x: 0.3, n: 1 }];
+    let study = await lib.openStudy({ storage, name: 'q', objective, space, seed: 1, enqueue: configs });
+    assert.deepEqual(study.enqueued, { added: 3, skipped: 0, waiting: 3 });
+    await study.optimize({ trials: 2, workers: 1 });
+    await study.close();
+    // Resume with the same list (key order changed): nothing queued twice; one more config is new.
+    study = await lib.openStudy({ storage, name: 'q', objective, enqueue: [{ n: 1, x: 0.3 }, { n: 2 }, { x: 0.3, n: 1 }, { x: 0.9, n: 3 }] });
+    assert.deepEqual(study.enqueued, { added: 1, skipped: 3, waiting: 2 });
+    await study.optimize({ trials: 6, workers: 1 });
+    const trials = await study.trials();
+    await study.close();
+    assert.deepEqual(trials.slice(0, 4).map((t) => t.params), [{ x: 0.3, n: 1 }, { x: trials[1]!.params['x'], n: 2 }, { x: 0.3, n: 1 }, { x: 0.9, n: 3 }]);
+    assert.equal(trials.length, 6);
+  });
+
   it('space helpers build validated distributions', () => {
     assert.deepEqual(lib.loguniform(0.01, 1), { type: 'loguniform', low: 0.01, high: 1 });
     assert.deepEqual(lib.int(32, 512, { log: true }), { type: 'int', low: 32, high: 512, log: true });

@@ -7,13 +7,14 @@ import { LiveReport } from '../../report/live-report.js';
 import { SAMPLER_NAMES } from '../../samplers/registry.js';
 import { SCHEDULER_ALIASES, SCHEDULER_NAMES } from '../../schedulers/registry.js';
 import type { TrialRecord, TrialState } from '../../storage/storage.js';
+import { parseConfigsText } from '../../study/enqueue.js';
 import { BUILTIN_OBJECTIVE } from '../../study/spec.js';
 import { openStudy, type OptimizeEvent } from '../../study/study.js';
 import { DEFAULT_DB_RETRY_S } from '../../storage/retry.js';
 import { modelNames } from '../../training/models/index.js';
 import type { BackendRequest } from '../../worker/messages.js';
 import { defaultWorkers } from '../../worker/pool.js';
-import { positiveInt } from '../common.js';
+import { positiveInt, readConfigFile } from '../common.js';
 import { fmtParams, fmtValue } from '../format.js';
 import { Progress } from '../progress.js';
 
@@ -45,6 +46,7 @@ export interface RunArgs {
   'worker-memory'?: number | undefined;
   'keep-checkpoints': boolean;
   report?: string | undefined;
+  enqueue?: string | undefined;
 }
 
 const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -63,7 +65,7 @@ export function runBuilder(y: Argv): Argv<RunArgs> {
     .option('workers', { type: 'number', describe: `Worker threads [default: CPUs = ${defaultWorkers()}]` })
     .option('seed', { type: 'number', describe: 'Study seed: same seed, same configs [default: random, stored]' })
     .option('scheduler', { type: 'string', choices: [...SCHEDULER_NAMES, ...Object.keys(SCHEDULER_ALIASES)], describe: 'fifo: every trial to the end; sh: synchronous successive halving; asha; hyperband [default: fifo]' })
-    .option('sampler', { type: 'string', choices: SAMPLER_NAMES, describe: 'Config sampler: random, tpe, tpe-multivariate (joint TPE), gp (Gaussian process, numeric spaces) [default: random]' })
+    .option('sampler', { type: 'string', choices: SAMPLER_NAMES, describe: 'Config sampler: random, tpe, tpe-multivariate (joint TPE), gp (Gaussian process; spaces without conditions) [default: random]' })
     .option('min-epochs', { type: 'number', describe: 'r_min: first rung (sh, asha, hyperband) [default: 2]' })
     .option('max-epochs', { type: 'number', describe: 'r_max: epochs of a trial that is never stopped [default: 10]' })
     .option('eta', { type: 'number', describe: 'Reduction factor: top 1/eta go on at each rung [default: 2]' })
@@ -78,7 +80,11 @@ export function runBuilder(y: Argv): Argv<RunArgs> {
     .option('trial-timeout', { type: 'number', describe: 'Seconds a trial may run; past it the trial is stopped and stored as failed [default: no limit]' })
     .option('worker-memory', { type: 'number', describe: "JS heap limit of each worker thread in MB; a trial over it fails \"out of memory\" [default: V8's]" })
     .option('keep-checkpoints', { type: 'boolean', default: false, describe: 'Keep the checkpoints of finished trials [default: deleted when a trial ends]' })
-    .option('report', { type: 'string', describe: 'Keep this HTML report (see hpo report) current while the study runs' }) as unknown as Argv<RunArgs>;
+    .option('report', { type: 'string', describe: 'Keep this HTML report (see hpo report) current while the study runs' })
+    .option('enqueue', {
+      type: 'string',
+      describe: 'JSON file of fixed configs to run first (an object, an array of them, or one per line); checked against the space before anything runs; queued once per study, so a re-run (resume) skips those queued before',
+    }) as unknown as Argv<RunArgs>;
 }
 
 function readSpaceFile(path: string): unknown {
@@ -144,6 +150,8 @@ export async function runCommand(a: RunArgs): Promise<void> {
   if (a.report !== undefined && !a.report.trim()) throw new UsageError('--report must name a file');
   if (a['train-subset'] !== undefined && a['train-subset'] > 60000) throw new UsageError('--train-subset must be at most 60000');
   const pack = parsePack(a.pack);
+  if (a.enqueue !== undefined && !a.enqueue.trim()) throw new UsageError('--enqueue must name a file');
+  const enqueue = a.enqueue === undefined ? undefined : parseConfigsText(readConfigFile(a.enqueue, '--enqueue'), `--enqueue ${a.enqueue}`);
 
   const study = await openStudy({
     storage: a.storage,
@@ -159,7 +167,14 @@ export async function runCommand(a: RunArgs): Promise<void> {
     eta: a.eta,
     sampler: a.sampler,
     dbRetrySeconds: a['db-retry'],
+    ...(enqueue ? { enqueue: enqueue as Record<string, unknown>[], enqueueFrom: `--enqueue ${a.enqueue}` } : {}),
   });
+  if (study.enqueued) {
+    const { added, skipped, waiting } = study.enqueued;
+    process.stderr.write(
+      `--enqueue ${a.enqueue}: ${added} config(s) queued${skipped ? `, ${skipped} skipped (queued by an earlier --enqueue of this study)` : ''}; ${waiting} waiting\n`,
+    );
+  }
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
