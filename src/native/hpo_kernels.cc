@@ -21,6 +21,10 @@
 // HpoCol2im(patches, geometry int32 [6] = (k, pad, C, N, H, W)) -> [C, N, H, W] sums the
 // patches back (the input gradient of that convolution, from filter^T-times-gradient).
 //
+// HpoAvgPool2(input float, geometry int32 [3] = (n, h, w)) -> [n, h/2, w/2]: 2x2, stride 2
+// average pooling of n maps (h, w even); HpoAvgPool2Grad(dy [n, h/2, w/2], same geometry)
+// -> [n, h, w], each input pixel getting a quarter of its window's gradient.
+//
 // HpoDropoutMask draws an inverted-dropout mask [rows, cols] (0 with probability p, else
 // 1/(1-p)) from a stream registered with dropoutStream: the very generator and values of
 // FastRng.fillMask in src/random.ts, so a mask drawn here equals one drawn in JavaScript.
@@ -412,6 +416,55 @@ void col2imCompute(void*, TF_OpKernelContext* ctx) {
   if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
 }
 
+// ------------------------------------------------------------------ 2x2 average pooling
+
+template <bool Grad>
+void avgPoolCompute(void*, TF_OpKernelContext* ctx) {
+  Status st;
+  Input in, geo;
+  TF_GetInput(ctx, 0, &in.t, st.s);
+  if (st.ok()) TF_GetInput(ctx, 1, &geo.t, st.s);
+  if (!st.ok()) {
+    TF_OpKernelContext_Failure(ctx, st.s);
+    return;
+  }
+  int64_t g[3];
+  if (TF_TensorType(in.t) != TF_FLOAT || !readGeometry(geo.t, 3, g) || g[0] < 0 || g[1] < 2 || g[2] < 2 || g[1] % 2 || g[2] % 2) {
+    fail(ctx, "HpoAvgPool2: float32 input and geometry int32 [3] (n, h, w) with even h, w");
+    return;
+  }
+  const int64_t n = g[0], h = g[1], w = g[2], h2 = h / 2, w2 = w / 2;
+  if (static_cast<int64_t>(TF_TensorElementCount(in.t)) != (Grad ? n * h2 * w2 : n * h * w)) {
+    fail(ctx, "HpoAvgPool2: input size does not match the geometry");
+    return;
+  }
+  int64_t dims[3] = {n, Grad ? h : h2, Grad ? w : w2};
+  TF_Tensor* out = TF_AllocateTensor(TF_FLOAT, dims, 3, sizeof(float) * dims[0] * dims[1] * dims[2]);
+  if (!out) {
+    fail(ctx, "HpoAvgPool2: allocation failed");
+    return;
+  }
+  const float* x = static_cast<const float*>(TF_TensorData(in.t));
+  float* y = static_cast<float*>(TF_TensorData(out));
+  for (int64_t m = 0; m < n; ++m)
+    for (int64_t i = 0; i < h2; ++i) {
+      if (Grad) {
+        const float* d = x + (m * h2 + i) * w2;
+        float* r0 = y + (m * h + 2 * i) * w;
+        float* r1 = r0 + w;
+        for (int64_t j = 0; j < w2; ++j) r0[2 * j] = r0[2 * j + 1] = r1[2 * j] = r1[2 * j + 1] = 0.25f * d[j];
+      } else {
+        const float* r0 = x + (m * h + 2 * i) * w;
+        const float* r1 = r0 + w;
+        float* o = y + (m * h2 + i) * w2;
+        for (int64_t j = 0; j < w2; ++j) o[j] = 0.25f * ((r0[2 * j] + r0[2 * j + 1]) + (r1[2 * j] + r1[2 * j + 1]));
+      }
+    }
+  TF_SetOutput(ctx, 0, out, st.s);
+  TF_DeleteTensor(out);
+  if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
+}
+
 // ------------------------------------------------------------------ dropout masks
 
 struct DropoutStream {
@@ -521,6 +574,10 @@ void registerAll() {
       registerError = registerOp("HpoIm2col", "input: float", "geometry: int32", "patches: float", im2colCompute);
     if (registerError.empty())
       registerError = registerOp("HpoCol2im", "patches: float", "geometry: int32", "image: float", col2imCompute);
+    if (registerError.empty())
+      registerError = registerOp("HpoAvgPool2", "input: float", "geometry: int32", "output: float", avgPoolCompute<false>);
+    if (registerError.empty())
+      registerError = registerOp("HpoAvgPool2Grad", "dy: float", "geometry: int32", "dx: float", avgPoolCompute<true>);
     if (registerError.empty())
       registerError = registerOp("HpoXentGrad", "logits: float", "labels: int32", "grad: float", xentCompute);
     if (registerError.empty())

@@ -31,11 +31,14 @@ const NO_ATTRS: readonly never[] = [];
  * about twice as fast as a Sum over 2x2 blocks or AvgPool on these shapes.
  */
 function pool(ops: NativeOps, k: (h: Handle) => Handle, a: Handle, n: number, w: number, m: PoolMatrices): Handle {
+  // With tfjs-hpo's kernels: one HpoAvgPool2 op ([n, w/2, w/2]) instead of two MatMuls.
+  if (ops.hpoGemm) return k(ops.run('HpoAvgPool2', NO_ATTRS, [a, ops.ints([n, w, w])]));
   return k(ops.matMul(k(ops.reshape(k(ops.matMul(k(ops.reshape(a, [n * w, w])), m.alongW)), [(n * w) / 2, w])), m.alongH));
 }
 
 /** The gradient of {@link pool}: spread along W by [h, 2h], then copy each row twice by [2h, 4h]. */
 function unpool(ops: NativeOps, k: (h: Handle) => Handle, dy: Handle, n: number, h: number, m: PoolMatrices, shape: number[]): Handle {
+  if (ops.hpoGemm) return k(ops.reshape(k(ops.run('HpoAvgPool2Grad', NO_ATTRS, [dy, ops.ints([n, 2 * h, 2 * h])])), shape));
   return k(ops.reshape(k(ops.matMul(k(ops.matMul(k(ops.reshape(dy, [n * h, h])), m.backW)), m.backH)), shape));
 }
 
