@@ -7,6 +7,7 @@
 // 1..k-1, all completed), which is what `hpo run --workers 1` does, without the storage.
 //   node native-bench/search-suite.mjs [--seeds 100] [--samplers tpe,tpe-multivariate] [--no-write]
 import { existsSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { createSampler } from '../dist/src/samplers/registry.js';
 import { parseSpace } from '../dist/src/space/distribution.js';
 import { machineLine, writeSection } from './results.mjs';
@@ -60,7 +61,7 @@ if (WRITE) {
   const f = (v) => (v === undefined ? '' : v < 0.001 ? v.toExponential(1) : v.toPrecision(3));
   const ratio = (a, b) => (a === undefined || b === undefined ? '' : `${(b / Math.max(a, 1e-12)).toFixed(1)}x`);
   const lines = [
-    machineLine(),
+    machineLine([`load average ${loadavg().map((x) => x.toFixed(2)).join(' / ')} (1 / 5 / 15 min; regrets do not depend on it)`]),
     '',
     `Command: \`node native-bench/search-suite.mjs --seeds ${SEEDS}\` (ours, seeds 1-${SEEDS}); Optuna: \`/usr/bin/python3 native-bench/optuna_search.py --seeds ${optuna?.seeds ?? '?'}\``,
     `(Optuna ${optuna?.optuna ?? '?'}, seeds 0-${(optuna?.seeds ?? 1) - 1}, in memory; native-bench/optuna-suite.json). Median simple regret at 50 / 100 trials;`,
