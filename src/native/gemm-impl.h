@@ -85,8 +85,9 @@ static void packB(const float* B, bool transB, int K, int N, int k0, int kc, int
 // per element of C, k in order, then C = acc (first K block) or C += acc (later blocks).
 // Every tile shape adds the same terms in the same order, so an element's bits do not
 // depend on the tile it falls in.
+// `b` advances by `sb` floats per k: W for a packed panel, N for a plain B read in place.
 template <int R, int NV>
-static inline void micro(int kc, const float* __restrict a, const float* __restrict b, float* C, int ldc, int rows, int cols, bool accumulate) {
+static inline void micro(int kc, const float* __restrict a, const float* __restrict b, int sb, float* C, int ldc, int rows, int cols, bool accumulate) {
   constexpr int W = NV * VL;
   vf acc[R][NV];
 #pragma GCC unroll 32
@@ -104,7 +105,7 @@ static inline void micro(int kc, const float* __restrict a, const float* __restr
       for (int v = 0; v < NV; ++v) acc[r][v] += av * bv[v];
     }
     a += R;
-    b += W;
+    b += sb;
   }
   if (rows == R && cols == W) {
 #pragma GCC unroll 32
@@ -144,15 +145,21 @@ static void blocked(int M, int N, int K, const float* A, bool transA, const floa
     const int nc = N - j0 < NC ? N - j0 : NC;
     for (int k0 = 0; k0 < K; k0 += KC) {
       const int kc = K - k0 < KC ? K - k0 : KC;
-      packB<W>(B, transB, K, N, k0, kc, j0, nc, scratch.b);
+      // With at most two row tiles, each B panel is used once or twice, so packing it would
+      // cost about what it saves: the whole tiles of a plain B are then read in place (row
+      // stride N; the 256 x 785 input of a weight gradient d^T x, say), the rest packed.
+      const int inPlace = transB || M > 2 * R ? 0 : nc - nc % W;
+      if (inPlace < nc) packB<W>(B, transB, K, N, k0, kc, j0 + inPlace, nc - inPlace, scratch.b);
       for (int i0 = 0; i0 < M; i0 += MCr) {
         const int mc = M - i0 < MCr ? M - i0 : MCr;
         packA<R>(A, transA, M, K, i0, mc, k0, kc, scratch.a);
         for (int jr = 0; jr < nc; jr += W) {
-          const float* bp = scratch.b + (size_t)(jr / W) * kc * W;
+          const bool direct = jr < inPlace;
+          const float* bp = direct ? B + (size_t)k0 * N + j0 + jr : scratch.b + (size_t)((jr - inPlace) / W) * kc * W;
+          const int sb = direct ? N : W;
           for (int ir = 0; ir < mc; ir += R) {
             const float* ap = scratch.a + (size_t)(ir / R) * kc * R;
-            micro<R, NV>(kc, ap, bp, C + (size_t)(i0 + ir) * N + j0 + jr, N, mc - ir < R ? mc - ir : R, nc - jr < W ? nc - jr : W, k0 > 0);
+            micro<R, NV>(kc, ap, bp, sb, C + (size_t)(i0 + ir) * N + j0 + jr, N, mc - ir < R ? mc - ir : R, nc - jr < W ? nc - jr : W, k0 > 0);
           }
         }
       }

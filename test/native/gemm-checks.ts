@@ -64,7 +64,7 @@ export function runGemmChecks(): { isa: string; failures: string[]; checked: num
   // 2. An element's bits depend only on its row of op(A), its column of op(B) and K: the
   //    first n columns of a wide product equal the narrow product (packed MLP widths), the
   //    first m rows equal the short product, and zeros appended to K change nothing.
-  for (const [M, Nwide, n, K] of [[40, 100, 10, 300], [40, 48, 17, 785], [19, 130, 128, 64], [256, 40, 16, 20]] as const) {
+  for (const [M, Nwide, n, K] of [[40, 100, 10, 300], [40, 48, 17, 785], [19, 130, 128, 64], [256, 40, 16, 20], [12, 64, 17, 300], [9, 128, 40, 785]] as const) {
     const a = values(M * K, 5 + K);
     const wideB = values(K * Nwide, 9 + Nwide);
     const narrowB = new Float32Array(K * n);
