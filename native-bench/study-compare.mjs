@@ -239,4 +239,4 @@ for (const job of jobNames) {
 }
 const section = lines.join('\n') + '\n';
 process.stdout.write('\n' + section);
-if (!quick && !args.includes('--no-write')) writeSection(`Whole study vs Optuna + PyTorch${oursArgs.length ? ` (ours with ${oursArgs.join(' ')})` : ''}`, section);
+if (!quick && !args.includes('--no-write')) writeSection(`Whole study vs Optuna + PyTorch${sameConfigs ? ' (same configurations)' : ''}${oursArgs.length ? ` (ours with ${oursArgs.join(' ')})` : ''}`, section);
