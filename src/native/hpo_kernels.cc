@@ -102,6 +102,41 @@ void fail(TF_OpKernelContext* ctx, const std::string& msg) {
   TF_OpKernelContext_Failure(ctx, st.s);
 }
 
+// One kernel call: its two inputs, fetched together, and its one float32 output, set and
+// released together; a failure is reported to TensorFlow once, where it happens.
+struct Call {
+  TF_OpKernelContext* ctx;
+  Status st;
+  Input in[2];
+  TF_Tensor* out = nullptr;
+  explicit Call(TF_OpKernelContext* c) : ctx(c) {}
+  ~Call() {
+    if (out) TF_DeleteTensor(out);
+  }
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+  // Both inputs, or false (reported).
+  bool fetch() {
+    TF_GetInput(ctx, 0, &in[0].t, st.s);
+    if (st.ok()) TF_GetInput(ctx, 1, &in[1].t, st.s);
+    if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
+    return st.ok();
+  }
+  // The output tensor of these dims, or nullptr (reported).
+  TF_Tensor* output(const int64_t* dims, int rank) {
+    size_t n = 1;
+    for (int i = 0; i < rank; ++i) n *= static_cast<size_t>(dims[i]);
+    out = TF_AllocateTensor(TF_FLOAT, dims, rank, sizeof(float) * n);
+    if (!out) fail(ctx, "tfjs-hpo kernel: output allocation failed");
+    return out;
+  }
+  // Hands the output to TensorFlow.
+  void emit() {
+    TF_SetOutput(ctx, 0, out, st.s);
+    if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
+  }
+};
+
 // One matrix operand: [batch, rows, cols] as stored (before the transpose flag).
 struct Operand {
   int64_t batch, rows, cols;
@@ -118,14 +153,10 @@ bool shapeOf(TF_Tensor* t, Operand* o) {
 
 template <bool TA, bool TB>
 void matMulCompute(void*, TF_OpKernelContext* ctx) {
-  Status st;
-  Input a, b;
-  TF_GetInput(ctx, 0, &a.t, st.s);
-  if (st.ok()) TF_GetInput(ctx, 1, &b.t, st.s);
-  if (!st.ok()) {
-    TF_OpKernelContext_Failure(ctx, st.s);
-    return;
-  }
+  Call call(ctx);
+  if (!call.fetch()) return;
+  Input& a = call.in[0];
+  Input& b = call.in[1];
   Operand sa, sb;
   if (!shapeOf(a.t, &sa) || !shapeOf(b.t, &sb) || TF_NumDims(a.t) != TF_NumDims(b.t)) {
     fail(ctx, "HpoMatMul: inputs must be float32 of the same rank, 2 or 3");
@@ -149,20 +180,15 @@ void matMulCompute(void*, TF_OpKernelContext* ctx) {
   const int rank = TF_NumDims(a.t);
   int64_t dims[3] = {batch, M, N};
   int64_t* outDims = rank == 3 ? dims : dims + 1;
-  TF_Tensor* out = TF_AllocateTensor(TF_FLOAT, outDims, rank, sizeof(float) * batch * M * N);
-  if (!out) {
-    TF_OpKernelContext_Failure(ctx, st.s);
-    return;
-  }
+  TF_Tensor* out = call.output(outDims, rank);
+  if (!out) return;
   const float* pa = static_cast<const float*>(TF_TensorData(a.t));
   const float* pb = static_cast<const float*>(TF_TensorData(b.t));
   float* pc = static_cast<float*>(TF_TensorData(out));
   const int64_t strideA = sa.batch == 1 ? 0 : M * K, strideB = sb.batch == 1 ? 0 : K * N;
   for (int64_t i = 0; i < batch; ++i)
     hpo::sgemm(int(M), int(N), int(K), pa + i * strideA, TA, pb + i * strideB, TB, pc + i * M * N);
-  TF_SetOutput(ctx, 0, out, st.s);
-  TF_DeleteTensor(out);
-  if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
+  call.emit();
 }
 
 // The kernels keep no state; TensorFlow still wants an object per kernel instance.
@@ -192,14 +218,10 @@ const ByteToUnit unit;
 
 template <bool Flat1>
 void gatherCompute(void*, TF_OpKernelContext* ctx) {
-  Status st;
-  Input src, idx;
-  TF_GetInput(ctx, 0, &src.t, st.s);
-  if (st.ok()) TF_GetInput(ctx, 1, &idx.t, st.s);
-  if (!st.ok()) {
-    TF_OpKernelContext_Failure(ctx, st.s);
-    return;
-  }
+  Call call(ctx);
+  if (!call.fetch()) return;
+  Input& src = call.in[0];
+  Input& idx = call.in[1];
   if (TF_TensorType(src.t) != TF_INT32 || TF_NumDims(src.t) != 0 || TF_TensorType(idx.t) != TF_INT32) {
     fail(ctx, "HpoGather: source must be an int32 scalar and indices int32");
     return;
@@ -234,33 +256,24 @@ void gatherCompute(void*, TF_OpKernelContext* ctx) {
       return;
     }
   }
-  TF_Tensor* out = TF_AllocateTensor(TF_FLOAT, dims.data(), static_cast<int>(dims.size()), sizeof(float) * n * width);
-  if (!out) {
-    fail(ctx, "HpoGather: allocation failed");
-    return;
-  }
+  TF_Tensor* out = call.output(dims.data(), static_cast<int>(dims.size()));
+  if (!out) return;
   float* o = static_cast<float*>(TF_TensorData(out));
   for (int64_t i = 0; i < n; ++i, o += width) {
     const uint8_t* p = ps.data + static_cast<int64_t>(rows[i]) * kPixels;
     for (int c = 0; c < kPixels; ++c) o[c] = unit.v[p[c]];
     if (Flat1) o[kPixels] = 1.f;
   }
-  TF_SetOutput(ctx, 0, out, st.s);
-  TF_DeleteTensor(out);
-  if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
+  call.emit();
 }
 
 // ------------------------------------------------------------------ cross-entropy gradient
 
 void xentCompute(void*, TF_OpKernelContext* ctx) {
-  Status st;
-  Input logits, labels;
-  TF_GetInput(ctx, 0, &logits.t, st.s);
-  if (st.ok()) TF_GetInput(ctx, 1, &labels.t, st.s);
-  if (!st.ok()) {
-    TF_OpKernelContext_Failure(ctx, st.s);
-    return;
-  }
+  Call call(ctx);
+  if (!call.fetch()) return;
+  Input& logits = call.in[0];
+  Input& labels = call.in[1];
   const int rank = TF_NumDims(logits.t);
   if (TF_TensorType(logits.t) != TF_FLOAT || rank < 1 || TF_TensorType(labels.t) != TF_INT32) {
     fail(ctx, "HpoXentGrad: logits must be float32 [..., classes] and labels int32");
@@ -282,11 +295,8 @@ void xentCompute(void*, TF_OpKernelContext* ctx) {
       return;
     }
   }
-  TF_Tensor* out = TF_AllocateTensor(TF_FLOAT, dims.data(), rank, sizeof(float) * n * C);
-  if (!out) {
-    fail(ctx, "HpoXentGrad: allocation failed");
-    return;
-  }
+  TF_Tensor* out = call.output(dims.data(), rank);
+  if (!out) return;
   float* g = static_cast<float*>(TF_TensorData(out));
   for (int64_t r = 0; r < n; ++r, z += C, g += C) {
     float m = z[0];
@@ -296,9 +306,7 @@ void xentCompute(void*, TF_OpKernelContext* ctx) {
     for (int64_t j = 0; j < C; ++j) g[j] /= sum;
     g[y[r]] -= 1.f;
   }
-  TF_SetOutput(ctx, 0, out, st.s);
-  TF_DeleteTensor(out);
-  if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
+  call.emit();
 }
 
 // ------------------------------------------------------------------ im2col / col2im
@@ -315,14 +323,10 @@ bool readGeometry(TF_Tensor* g, int64_t want, int64_t* out) {
 }
 
 void im2colCompute(void*, TF_OpKernelContext* ctx) {
-  Status st;
-  Input in, geo;
-  TF_GetInput(ctx, 0, &in.t, st.s);
-  if (st.ok()) TF_GetInput(ctx, 1, &geo.t, st.s);
-  if (!st.ok()) {
-    TF_OpKernelContext_Failure(ctx, st.s);
-    return;
-  }
+  Call call(ctx);
+  if (!call.fetch()) return;
+  Input& in = call.in[0];
+  Input& geo = call.in[1];
   int64_t kp[2];
   if (TF_TensorType(in.t) != TF_FLOAT || TF_NumDims(in.t) != 4 || !readGeometry(geo.t, 2, kp)) {
     fail(ctx, "HpoIm2col: input must be float32 [C, N, H, W] and geometry int32 [2] (k, pad)");
@@ -336,11 +340,8 @@ void im2colCompute(void*, TF_OpKernelContext* ctx) {
     return;
   }
   int64_t dims[2] = {g.k * g.k * g.C, g.N * g.OH * g.OW};
-  TF_Tensor* out = TF_AllocateTensor(TF_FLOAT, dims, 2, sizeof(float) * dims[0] * dims[1]);
-  if (!out) {
-    fail(ctx, "HpoIm2col: allocation failed");
-    return;
-  }
+  TF_Tensor* out = call.output(dims, 2);
+  if (!out) return;
   const float* x = static_cast<const float*>(TF_TensorData(in.t));
   float* o = static_cast<float*>(TF_TensorData(out));
   for (int64_t di = 0; di < g.k; ++di)
@@ -362,20 +363,14 @@ void im2colCompute(void*, TF_OpKernelContext* ctx) {
             for (int64_t ow = hi > lo ? hi : lo; ow < g.OW; ++ow) o[ow] = 0.f;
           }
         }
-  TF_SetOutput(ctx, 0, out, st.s);
-  TF_DeleteTensor(out);
-  if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
+  call.emit();
 }
 
 void col2imCompute(void*, TF_OpKernelContext* ctx) {
-  Status st;
-  Input in, geo;
-  TF_GetInput(ctx, 0, &in.t, st.s);
-  if (st.ok()) TF_GetInput(ctx, 1, &geo.t, st.s);
-  if (!st.ok()) {
-    TF_OpKernelContext_Failure(ctx, st.s);
-    return;
-  }
+  Call call(ctx);
+  if (!call.fetch()) return;
+  Input& in = call.in[0];
+  Input& geo = call.in[1];
   int64_t v[6];
   if (TF_TensorType(in.t) != TF_FLOAT || TF_NumDims(in.t) != 2 || !readGeometry(geo.t, 6, v)) {
     fail(ctx, "HpoCol2im: patches must be float32 [k*k*C, N*OH*OW] and geometry int32 [6] (k, pad, C, N, H, W)");
@@ -390,11 +385,8 @@ void col2imCompute(void*, TF_OpKernelContext* ctx) {
   }
   int64_t dims[4] = {g.C, g.N, g.H, g.W};
   const int64_t total = g.C * g.N * g.H * g.W;
-  TF_Tensor* out = TF_AllocateTensor(TF_FLOAT, dims, 4, sizeof(float) * total);
-  if (!out) {
-    fail(ctx, "HpoCol2im: allocation failed");
-    return;
-  }
+  TF_Tensor* out = call.output(dims, 4);
+  if (!out) return;
   float* y = static_cast<float*>(TF_TensorData(out));
   std::memset(y, 0, sizeof(float) * total);
   const float* p = static_cast<const float*>(TF_TensorData(in.t));
@@ -411,23 +403,17 @@ void col2imCompute(void*, TF_OpKernelContext* ctx) {
             for (int64_t ow = lo; ow < hi; ++ow) row[ow] += p[ow];
           }
         }
-  TF_SetOutput(ctx, 0, out, st.s);
-  TF_DeleteTensor(out);
-  if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
+  call.emit();
 }
 
 // ------------------------------------------------------------------ 2x2 average pooling
 
 template <bool Grad>
 void avgPoolCompute(void*, TF_OpKernelContext* ctx) {
-  Status st;
-  Input in, geo;
-  TF_GetInput(ctx, 0, &in.t, st.s);
-  if (st.ok()) TF_GetInput(ctx, 1, &geo.t, st.s);
-  if (!st.ok()) {
-    TF_OpKernelContext_Failure(ctx, st.s);
-    return;
-  }
+  Call call(ctx);
+  if (!call.fetch()) return;
+  Input& in = call.in[0];
+  Input& geo = call.in[1];
   int64_t g[3];
   if (TF_TensorType(in.t) != TF_FLOAT || !readGeometry(geo.t, 3, g) || g[0] < 0 || g[1] < 2 || g[2] < 2 || g[1] % 2 || g[2] % 2) {
     fail(ctx, "HpoAvgPool2: float32 input and geometry int32 [3] (n, h, w) with even h, w");
@@ -439,11 +425,8 @@ void avgPoolCompute(void*, TF_OpKernelContext* ctx) {
     return;
   }
   int64_t dims[3] = {n, Grad ? h : h2, Grad ? w : w2};
-  TF_Tensor* out = TF_AllocateTensor(TF_FLOAT, dims, 3, sizeof(float) * dims[0] * dims[1] * dims[2]);
-  if (!out) {
-    fail(ctx, "HpoAvgPool2: allocation failed");
-    return;
-  }
+  TF_Tensor* out = call.output(dims, 3);
+  if (!out) return;
   const float* x = static_cast<const float*>(TF_TensorData(in.t));
   float* y = static_cast<float*>(TF_TensorData(out));
   for (int64_t m = 0; m < n; ++m)
@@ -460,9 +443,7 @@ void avgPoolCompute(void*, TF_OpKernelContext* ctx) {
         for (int64_t j = 0; j < w2; ++j) o[j] = 0.25f * ((r0[2 * j] + r0[2 * j + 1]) + (r1[2 * j] + r1[2 * j + 1]));
       }
     }
-  TF_SetOutput(ctx, 0, out, st.s);
-  TF_DeleteTensor(out);
-  if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
+  call.emit();
 }
 
 // ------------------------------------------------------------------ dropout masks
@@ -476,14 +457,10 @@ std::mutex streamsMutex;
 std::deque<DropoutStream> streams;  // id = index; a stream is used by one thread at a time
 
 void dropoutCompute(void*, TF_OpKernelContext* ctx) {
-  Status st;
-  Input id, shape;
-  TF_GetInput(ctx, 0, &id.t, st.s);
-  if (st.ok()) TF_GetInput(ctx, 1, &shape.t, st.s);
-  if (!st.ok()) {
-    TF_OpKernelContext_Failure(ctx, st.s);
-    return;
-  }
+  Call call(ctx);
+  if (!call.fetch()) return;
+  Input& id = call.in[0];
+  Input& shape = call.in[1];
   if (TF_TensorType(id.t) != TF_INT32 || TF_NumDims(id.t) != 0 || TF_TensorType(shape.t) != TF_INT32 || TF_NumDims(shape.t) != 1 || TF_Dim(shape.t, 0) != 2) {
     fail(ctx, "HpoDropoutMask: stream must be an int32 scalar and shape int32 [2]");
     return;
@@ -505,11 +482,8 @@ void dropoutCompute(void*, TF_OpKernelContext* ctx) {
   }
   int64_t dims[2] = {dims32[0], dims32[1]};
   const int64_t n = dims[0] * dims[1];
-  TF_Tensor* out = TF_AllocateTensor(TF_FLOAT, dims, 2, sizeof(float) * n);
-  if (!out) {
-    fail(ctx, "HpoDropoutMask: allocation failed");
-    return;
-  }
+  TF_Tensor* out = call.output(dims, 2);
+  if (!out) return;
   float* o = static_cast<float*>(TF_TensorData(out));
   uint32_t a = s->a, b = s->b, c = s->c, d = s->d;
   const uint64_t threshold = s->threshold;
@@ -527,9 +501,7 @@ void dropoutCompute(void*, TF_OpKernelContext* ctx) {
   s->b = b;
   s->c = c;
   s->d = d;
-  TF_SetOutput(ctx, 0, out, st.s);
-  TF_DeleteTensor(out);
-  if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
+  call.emit();
 }
 
 void unknownShape(TF_ShapeInferenceContext* ctx, TF_Status* status) {
