@@ -9,17 +9,13 @@
 //   node native-bench/pack-k.mjs [--ks 1,2,4,8,16] [--rounds 3] [--cases softmax,mlp,lenet] [--no-write]
 // Rounds alternate the K values (1,2,4,...,1,2,4,...) and keep each K's best round, as the
 // machine is shared. Writes the "## Trial packing" section of native-bench/RESULTS.md.
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machineLine, writeSection } from './results.mjs';
 
-process.env.TF_NUM_INTRAOP_THREADS = '1';
-process.env.TF_NUM_INTEROP_THREADS = '1';
 process.env.TF_CPP_MIN_LOG_LEVEL = '2';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
-const require = createRequire(path.join(root, 'package.json'));
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
   const i = args.indexOf(`--${name}`);

@@ -527,8 +527,10 @@ async function main() {
     return;
   }
   await withLock(async () => {
+    // check() returns only once tfjs-node loads (it probed it, or the fallback build did);
+    // otherwise it throws and the kernels are not built.
     await check();
-    if (probe().ok) await buildKernels();
+    await buildKernels();
   });
 }
 

@@ -1,7 +1,7 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import { DatasetError } from '../errors.js';
 import { hpoKernels } from './hpo-kernels.js';
-import type { Handle, NativeOps } from './native-ops.js';
+import { NO_ATTRS, type Handle, type NativeOps } from './native-ops.js';
 
 /**
  * The TensorFlow.js namespace a trainer runs on (tfjs, tfjs-node or a wasm-backed tfjs).
@@ -400,10 +400,9 @@ function trainGather(
   const id = kernels.registerPixels(new Uint8Array(s.buffer, s.trainOffset, nTrain * PIXELS));
   const source = tf.scalar(id, 'int32');
   const op = layout === 'flat1' ? 'HpoGatherFlat1' : 'HpoGatherImage';
-  const noAttrs: readonly never[] = [];
   return {
-    tfjs: (idx) => (tf.backend() as unknown as GatherBackend).executeSingleOutput(op, noAttrs, [source, idx]),
-    native: (ops, idx) => ops.run(op, noAttrs, [ops.id(source), idx]),
+    tfjs: (idx) => (tf.backend() as unknown as GatherBackend).executeSingleOutput(op, NO_ATTRS, [source, idx]),
+    native: (ops, idx) => ops.run(op, NO_ATTRS, [ops.id(source), idx]),
     source,
   };
 }

@@ -16,7 +16,8 @@ import type { Tf } from './data.js';
 import { BackendError } from '../errors.js';
 import { hpoKernels, matMulOpName } from './hpo-kernels.js';
 
-const NO_ATTRS: readonly OpAttr[] = [];
+/** The attribute list of ops that take none (tfjs-hpo's own ops). */
+export const NO_ATTRS: readonly OpAttr[] = [];
 
 /** One op attribute in the binding's format. */
 export interface OpAttr {

@@ -4,7 +4,7 @@ import { fashionTensors, type FashionData, type Tf } from '../data.js';
 import { deriveSeed } from '../../random.js';
 import type { ModelSpec, Trainer, TrainerOptions } from './model.js';
 import { BackendError } from '../../errors.js';
-import { nativeOps, type Handle, type NativeOps } from '../native-ops.js';
+import { NO_ATTRS, nativeOps, type Handle, type NativeOps } from '../native-ops.js';
 import { applyGrads, batchSize, constScalar, learningRate, SgdTrainer, torchUniform, xavierUniform, type Net, type StepScalars } from './common.js';
 
 type T4 = tfTypes.Tensor4D;
@@ -23,7 +23,6 @@ interface PoolMatrices {
 }
 
 const FIVE = [0, 1, 2, 3, 4];
-const NO_ATTRS: readonly never[] = [];
 
 /**
  * 2x2 average pooling of n maps of side w, stored as rows of w values, by two MatMuls:

@@ -5,10 +5,9 @@ import { deriveSeed, FastRng } from '../../random.js';
 import { UsageError } from '../../errors.js';
 import type { ModelSpec, Trainer, TrainerOptions } from './model.js';
 import { ACTIVATIONS, DeepMlpNet, type Activation } from './deep-mlp.js';
-import type { Handle, NativeOps } from '../native-ops.js';
+import { NO_ATTRS, type Handle, type NativeOps } from '../native-ops.js';
 import { hpoKernels } from '../hpo-kernels.js';
 
-const NO_ATTRS: readonly never[] = [];
 import { applyGrads, matMulT, batchSize, constScalar, epochDropoutRng, learningRate, numParam, SgdTrainer, torchUniform, type Net, type StepScalars } from './common.js';
 
 /**
