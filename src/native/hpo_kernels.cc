@@ -40,6 +40,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <initializer_list>
 #include <cstdio>
 #include <algorithm>
 #include <cmath>
@@ -115,7 +116,7 @@ void fail(TF_OpKernelContext* ctx, const std::string& msg) {
 struct Call {
   TF_OpKernelContext* ctx;
   Status st;
-  Input in[2];
+  Input in[5];
   TF_Tensor* out = nullptr;
   explicit Call(TF_OpKernelContext* c) : ctx(c) {}
   ~Call() {
@@ -123,10 +124,9 @@ struct Call {
   }
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
-  // Both inputs, or false (reported).
-  bool fetch() {
-    TF_GetInput(ctx, 0, &in[0].t, st.s);
-    if (st.ok()) TF_GetInput(ctx, 1, &in[1].t, st.s);
+  // The first n inputs (at most 5), or false (reported).
+  bool fetch(int n = 2) {
+    for (int i = 0; i < n && st.ok(); ++i) TF_GetInput(ctx, i, &in[i].t, st.s);
     if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
     return st.ok();
   }
@@ -224,26 +224,57 @@ struct ByteToUnit {
 };
 const ByteToUnit unit;
 
+// One image as floats (and the constant 1 of the flat1 layout).
+template <bool Flat1>
+inline void pixelRow(const uint8_t* p, float* o) {
+  for (int c = 0; c < kPixels; ++c) o[c] = unit.v[p[c]];
+  if (Flat1) o[kPixels] = 1.f;
+}
+
+// Asks for the cache lines of one image (a hint; no effect on results).
+inline void prefetchRow(const uint8_t* p) {
+  for (int c = 0; c < kPixels; c += 64) __builtin_prefetch(p + c);
+}
+
+// The registered source `id`, or false (reported).
+bool pixelSource(TF_OpKernelContext* ctx, TF_Tensor* src, PixelSource* ps) {
+  if (TF_TensorType(src) != TF_INT32 || TF_NumDims(src) != 0) {
+    fail(ctx, "HpoGather: source must be an int32 scalar");
+    return false;
+  }
+  const int32_t id = *static_cast<const int32_t*>(TF_TensorData(src));
+  std::lock_guard<std::mutex> lock(sourcesMutex);
+  if (id < 0 || static_cast<size_t>(id) >= sources.size()) {
+    fail(ctx, "HpoGather: unknown pixel source " + std::to_string(id));
+    return false;
+  }
+  *ps = sources[id];
+  return true;
+}
+
+// Whether every index is a row of `ps` (reported when not).
+bool rowsInside(TF_OpKernelContext* ctx, const int32_t* rows, int64_t n, const PixelSource& ps) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (rows[i] < 0 || rows[i] >= ps.rows) {
+      fail(ctx, "HpoGather: row " + std::to_string(rows[i]) + " is outside [0, " + std::to_string(ps.rows) + ")");
+      return false;
+    }
+  }
+  return true;
+}
+
 template <bool Flat1>
 void gatherCompute(void*, TF_OpKernelContext* ctx) {
   Call call(ctx);
   if (!call.fetch()) return;
   Input& src = call.in[0];
   Input& idx = call.in[1];
-  if (TF_TensorType(src.t) != TF_INT32 || TF_NumDims(src.t) != 0 || TF_TensorType(idx.t) != TF_INT32) {
-    fail(ctx, "HpoGather: source must be an int32 scalar and indices int32");
+  PixelSource ps;
+  if (TF_TensorType(idx.t) != TF_INT32) {
+    fail(ctx, "HpoGather: indices must be int32");
     return;
   }
-  const int32_t id = *static_cast<const int32_t*>(TF_TensorData(src.t));
-  PixelSource ps;
-  {
-    std::lock_guard<std::mutex> lock(sourcesMutex);
-    if (id < 0 || static_cast<size_t>(id) >= sources.size()) {
-      fail(ctx, "HpoGather: unknown pixel source " + std::to_string(id));
-      return;
-    }
-    ps = sources[id];
-  }
+  if (!pixelSource(ctx, src.t, &ps)) return;
   const int rank = TF_NumDims(idx.t);
   int64_t n = 1;
   std::vector<int64_t> dims;
@@ -258,24 +289,25 @@ void gatherCompute(void*, TF_OpKernelContext* ctx) {
   }
   const int width = Flat1 ? kPixels + 1 : kPixels;
   const int32_t* rows = static_cast<const int32_t*>(TF_TensorData(idx.t));
-  for (int64_t i = 0; i < n; ++i) {
-    if (rows[i] < 0 || rows[i] >= ps.rows) {
-      fail(ctx, "HpoGather: row " + std::to_string(rows[i]) + " is outside [0, " + std::to_string(ps.rows) + ")");
-      return;
-    }
-  }
+  if (!rowsInside(ctx, rows, n, ps)) return;
   TF_Tensor* out = call.output(dims.data(), static_cast<int>(dims.size()));
   if (!out) return;
   float* o = static_cast<float*>(TF_TensorData(out));
-  for (int64_t i = 0; i < n; ++i, o += width) {
-    const uint8_t* p = ps.data + static_cast<int64_t>(rows[i]) * kPixels;
-    for (int c = 0; c < kPixels; ++c) o[c] = unit.v[p[c]];
-    if (Flat1) o[kPixels] = 1.f;
-  }
+  for (int64_t i = 0; i < n; ++i, o += width) pixelRow<Flat1>(ps.data + static_cast<int64_t>(rows[i]) * kPixels, o);
   call.emit();
 }
 
 // ------------------------------------------------------------------ cross-entropy gradient
+
+// softmax(z) - onehot(y) of one row, with the same scalar code wherever the row sits.
+inline void xentRow(const float* z, int64_t C, int32_t y, float* g) {
+  float m = z[0];
+  for (int64_t j = 1; j < C; ++j) m = z[j] > m ? z[j] : m;
+  float sum = 0.f;
+  for (int64_t j = 0; j < C; ++j) sum += (g[j] = std::exp(z[j] - m));
+  for (int64_t j = 0; j < C; ++j) g[j] /= sum;
+  g[y] -= 1.f;
+}
 
 void xentCompute(void*, TF_OpKernelContext* ctx) {
   Call call(ctx);
@@ -306,13 +338,86 @@ void xentCompute(void*, TF_OpKernelContext* ctx) {
   TF_Tensor* out = call.output(dims.data(), rank);
   if (!out) return;
   float* g = static_cast<float*>(TF_TensorData(out));
-  for (int64_t r = 0; r < n; ++r, z += C, g += C) {
-    float m = z[0];
-    for (int64_t j = 1; j < C; ++j) m = z[j] > m ? z[j] : m;
-    float sum = 0.f;
-    for (int64_t j = 0; j < C; ++j) sum += (g[j] = std::exp(z[j] - m));
-    for (int64_t j = 0; j < C; ++j) g[j] /= sum;
-    g[y[r]] -= 1.f;
+  for (int64_t r = 0; r < n; ++r, z += C, g += C) xentRow(z, C, y[r], g);
+  call.emit();
+}
+
+// ------------------------------------------------------------------ packed softmax SGD step
+//
+// HpoSoftmaxSgd(weights [K, C, 785] float, source int32 scalar, indices [K, B] int32,
+// labels [K, B] int32, scale float of K elements) -> new weights [K, C, 785]. For every
+// slot k, with x the flat1 rows indices[k] of the registered pixels:
+//   z = x W_k^T;  d = (softmax(z) - onehot(labels[k])) * scale[k];  W_k - d^T x
+// One op per minibatch for a whole pack (instead of a gather, two products, the gradient,
+// a multiply and a subtraction, each launched from JavaScript), computed as exactly that op
+// sequence computes it (HpoGatherFlat1, HpoMatMulNT, HpoXentGrad, Mul, HpoMatMulTN, Sub:
+// the same row helpers, the same GEMM calls, the same order), so every slot gets the bits
+// it gets from the separate ops, alone or in a pack of any size.
+void softmaxSgdCompute(void*, TF_OpKernelContext* ctx) {
+  Call call(ctx);
+  if (!call.fetch(5)) return;
+  TF_Tensor* w = call.in[0].t;
+  TF_Tensor* idx = call.in[2].t;
+  TF_Tensor* lab = call.in[3].t;
+  TF_Tensor* scale = call.in[4].t;
+  constexpr int64_t D = kPixels + 1;
+  if (TF_TensorType(w) != TF_FLOAT || TF_NumDims(w) != 3 || TF_Dim(w, 2) != D || TF_Dim(w, 1) < 1) {
+    fail(ctx, "HpoSoftmaxSgd: weights must be float32 [K, classes, 785]");
+    return;
+  }
+  const int64_t K = TF_Dim(w, 0), C = TF_Dim(w, 1);
+  if (TF_TensorType(idx) != TF_INT32 || TF_NumDims(idx) != 2 || TF_Dim(idx, 0) != K || TF_TensorType(lab) != TF_INT32 ||
+      static_cast<int64_t>(TF_TensorElementCount(lab)) != TF_TensorElementCount(idx) || TF_TensorType(scale) != TF_FLOAT ||
+      static_cast<int64_t>(TF_TensorElementCount(scale)) != K) {
+    fail(ctx, "HpoSoftmaxSgd: indices and labels must be int32 [K, B] and scale float32 of K elements");
+    return;
+  }
+  const int64_t B = TF_Dim(idx, 1);
+  if (B < 1 || B > INT32_MAX / D) {
+    fail(ctx, "HpoSoftmaxSgd: the batch must hold at least one row");
+    return;
+  }
+  PixelSource ps;
+  if (!pixelSource(ctx, call.in[1].t, &ps)) return;
+  const int32_t* rows = static_cast<const int32_t*>(TF_TensorData(idx));
+  const int32_t* y = static_cast<const int32_t*>(TF_TensorData(lab));
+  if (!rowsInside(ctx, rows, K * B, ps)) return;
+  for (int64_t r = 0; r < K * B; ++r) {
+    if (y[r] < 0 || y[r] >= C) {
+      fail(ctx, "HpoSoftmaxSgd: label " + std::to_string(y[r]) + " is outside [0, " + std::to_string(C) + ")");
+      return;
+    }
+  }
+  const int64_t dims[3] = {K, C, D};
+  TF_Tensor* out = call.output(dims, 3);
+  if (!out) return;
+  const float* W = static_cast<const float*>(TF_TensorData(w));
+  const float* sc = static_cast<const float*>(TF_TensorData(scale));
+  float* o = static_cast<float*>(TF_TensorData(out));
+  // Scratch reused by this thread's later steps (a step allocates nothing but its output).
+  thread_local std::vector<float> x, z, g, gw;
+  x.resize(B * D);
+  z.resize(B * C);
+  g.resize(B * C);
+  gw.resize(C * D);
+  float* __restrict xs = x.data();
+  float* __restrict gs = g.data();
+  const float* __restrict gws = gw.data();
+  for (int64_t k = 0; k < K; ++k, W += C * D, o += C * D) {
+    const int32_t* r = rows + k * B;
+    for (int64_t i = 0; i < B; ++i) {
+      // The rows are random: ask for the next one's cache lines while converting this one.
+      if (i + 1 < B) prefetchRow(ps.data + static_cast<int64_t>(r[i + 1]) * kPixels);
+      pixelRow<true>(ps.data + static_cast<int64_t>(r[i]) * kPixels, xs + i * D);
+    }
+    hpo::sgemm(int(B), int(C), int(D), xs, false, W, true, z.data());
+    for (int64_t i = 0; i < B; ++i) xentRow(&z[i * C], C, y[k * B + i], gs + i * C);
+    const float sk = sc[k];
+    for (int64_t j = 0; j < B * C; ++j) gs[j] *= sk;
+    hpo::sgemm(int(C), int(D), int(B), gs, true, xs, false, gw.data());
+    const float* __restrict wk = W;
+    float* __restrict ok = o;
+    for (int64_t j = 0; j < C * D; ++j) ok[j] = wk[j] - gws[j];
   }
   call.emit();
 }
@@ -516,12 +621,11 @@ void unknownShape(TF_ShapeInferenceContext* ctx, TF_Status* status) {
   TF_ShapeInferenceContextSetUnknownShape(ctx, status);
 }
 
-std::string registerOp(const char* name, const char* in0, const char* in1, const char* out,
+std::string registerOp(const char* name, std::initializer_list<const char*> inputs, const char* out,
                        void (*compute)(void*, TF_OpKernelContext*)) {
   Status st;
   TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
-  TF_OpDefinitionBuilderAddInput(op, in0);
-  TF_OpDefinitionBuilderAddInput(op, in1);
+  for (const char* in : inputs) TF_OpDefinitionBuilderAddInput(op, in);
   TF_OpDefinitionBuilderAddOutput(op, out);
   TF_OpDefinitionBuilderSetShapeInferenceFunction(op, unknownShape);
   TF_RegisterOpDefinition(op, st.s);
@@ -544,24 +648,26 @@ void registerAll() {
         {"HpoMatMulTT", matMulCompute<true, true>},
     };
     for (const auto& [name, fn] : ops) {
-      registerError = registerOp(name, "a: float", "b: float", "product: float", fn);
+      registerError = registerOp(name, {"a: float", "b: float"}, "product: float", fn);
       if (!registerError.empty()) return;
     }
-    registerError = registerOp("HpoGatherFlat1", "source: int32", "indices: int32", "pixels: float", gatherCompute<true>);
+    registerError = registerOp("HpoSoftmaxSgd", {"weights: float", "source: int32", "indices: int32", "labels: int32", "scale: float"}, "updated: float",
+                               softmaxSgdCompute);
+    if (registerError.empty()) registerError = registerOp("HpoGatherFlat1", {"source: int32", "indices: int32"}, "pixels: float", gatherCompute<true>);
     if (registerError.empty())
-      registerError = registerOp("HpoGatherImage", "source: int32", "indices: int32", "pixels: float", gatherCompute<false>);
+      registerError = registerOp("HpoGatherImage", {"source: int32", "indices: int32"}, "pixels: float", gatherCompute<false>);
     if (registerError.empty())
-      registerError = registerOp("HpoIm2col", "input: float", "geometry: int32", "patches: float", im2colCompute);
+      registerError = registerOp("HpoIm2col", {"input: float", "geometry: int32"}, "patches: float", im2colCompute);
     if (registerError.empty())
-      registerError = registerOp("HpoCol2im", "patches: float", "geometry: int32", "image: float", col2imCompute);
+      registerError = registerOp("HpoCol2im", {"patches: float", "geometry: int32"}, "image: float", col2imCompute);
     if (registerError.empty())
-      registerError = registerOp("HpoAvgPool2", "input: float", "geometry: int32", "output: float", avgPoolCompute<false>);
+      registerError = registerOp("HpoAvgPool2", {"input: float", "geometry: int32"}, "output: float", avgPoolCompute<false>);
     if (registerError.empty())
-      registerError = registerOp("HpoAvgPool2Grad", "dy: float", "geometry: int32", "dx: float", avgPoolCompute<true>);
+      registerError = registerOp("HpoAvgPool2Grad", {"dy: float", "geometry: int32"}, "dx: float", avgPoolCompute<true>);
     if (registerError.empty())
-      registerError = registerOp("HpoXentGrad", "logits: float", "labels: int32", "grad: float", xentCompute);
+      registerError = registerOp("HpoXentGrad", {"logits: float", "labels: int32"}, "grad: float", xentCompute);
     if (registerError.empty())
-      registerError = registerOp("HpoDropoutMask", "stream: int32", "shape: int32", "mask: float", dropoutCompute);
+      registerError = registerOp("HpoDropoutMask", {"stream: int32", "shape: int32"}, "mask: float", dropoutCompute);
   });
 }
 

@@ -62,6 +62,11 @@ export interface FashionTensors {
   gatherTrain(idx: tfTypes.Tensor): tfTypes.Tensor;
   /** The same on raw eager handles (tensorflow backend); the caller frees the result. */
   gatherTrainNative(ops: NativeOps, idx: Handle): Handle;
+  /**
+   * When the training images are kept as bytes: the int32 scalar naming them to tfjs-hpo's
+   * ops (HpoGather*, HpoSoftmaxSgd), which read the rows themselves. Owned by the cache.
+   */
+  readonly trainSource: tfTypes.Tensor | null;
   /** int32 [nTrain]. */
   readonly trainLabels: tfTypes.Tensor1D;
   /** float32 one-hot [nTrain, 10] (for gathering on the backend; the built-in steps upload
@@ -331,6 +336,7 @@ export function fashionTensors(tf: Tf, data: FashionData, layout: Layout, trainS
     trainX,
     gatherTrain: gather.tfjs,
     gatherTrainNative: gather.native,
+    trainSource: gather.source ?? null,
     trainLabels: tf.tensor1d(trainLabelsI32, 'int32'),
     trainOneHot: tf.tensor2d(oneHot, [nTrain, 10], 'float32'),
     trainLabelBytes: data.trainLabels.subarray(0, nTrain),

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testTf, loadFashionSubset, syntheticData } from './helpers.js';
-import { releaseFashionTensors, type FashionData } from '../../src/training/data.js';
+import { fashionTensors, releaseFashionTensors, type FashionData } from '../../src/training/data.js';
+import { fashionDataOf, shareFashionDataset } from '../../src/training/shared-dataset.js';
 import { getModel } from '../../src/training/models/index.js';
 import { packedModel, PackedTrainer, type PackMember } from '../../src/training/packed/index.js';
 import { widthBucket } from '../../src/training/packed/mlp.js';
@@ -301,6 +302,49 @@ test('with tfjs-hpo GEMM, packed trials are bit-identical to trials alone', { sk
     assert.deepEqual(pb, b2, `mlp trial ${m.id}: b2 differs`);
   });
   pm.dispose();
+  releaseFashionTensors(tf, data);
+  assert.equal(tf.memory().numTensors, base);
+});
+
+// The packed softmax step as one op (HpoSoftmaxSgd, used when the training images are kept
+// as bytes, as `hpo run` keeps them) computes what the op-by-op step computes: the same
+// bits as each trial alone, on the float layout. A short last batch (1605 = 160 x 10 + 5)
+// and a chaotic learning rate (0.9) included.
+test('the fused packed softmax step (images as bytes) is bit-identical to trials alone', { skip: !gemm && 'needs the tensorflow backend with tfjs-hpo kernels' }, () => {
+  const base = tf.memory().numTensors;
+  const toShared = (a: Uint8Array): SharedArrayBuffer => {
+    const s = new SharedArrayBuffer(a.length);
+    new Uint8Array(s).set(a);
+    return s;
+  };
+  const ds = {
+    trainImages: toShared(data.trainImages!),
+    trainLabels: toShared(data.trainLabels),
+    testImages: toShared(data.testImages!),
+    testLabels: toShared(data.testLabels),
+    nTrain: data.trainLabels.length,
+    nTest: data.testLabels.length,
+    dir: '-',
+    source: 'flag' as const,
+  };
+  const bytes = fashionDataOf(shareFashionDataset(ds, ['flat1'], 'tensorflow'));
+  assert.ok(bytes.shared?.flat1?.trainBytes, 'the images are shared as bytes');
+  assert.ok(fashionTensors(tf, bytes, 'flat1', 1605).trainSource, 'the fused step has its pixel source');
+  const members = [0.9, 0.3, 0.02, 0.6].map((lr, i) => ({ id: i + 1, seed: 70 + i, params: { learning_rate: lr, batch_size: 10 } }));
+  for (const K of [1, 4]) {
+    const ps = new PackedTrainer(tf, bytes, packedModel('softmax')!, 10, 1605);
+    ps.regroup([], members.slice(0, K));
+    ps.trainEpoch();
+    ps.trainEpoch();
+    const W = (ps as unknown as { net: { W: tfTypes.Tensor } }).net.W;
+    members.slice(0, K).forEach((m, k) => {
+      const [w] = aloneWeights('softmax', m.params, m.seed, 2, 1605);
+      const packedW = tf.tidy(() => tf.transpose(tf.slice(W, [k, 0, 0], [1, -1, -1]).reshape([10, 785])).dataSync() as Float32Array);
+      assert.deepEqual(packedW, w, `K=${K}, trial ${m.id}: weights differ`);
+    });
+    ps.dispose();
+  }
+  releaseFashionTensors(tf, bytes);
   releaseFashionTensors(tf, data);
   assert.equal(tf.memory().numTensors, base);
 });

@@ -56,6 +56,12 @@ export interface PackedNet {
    * gets exactly the numbers it gets alone. Frees what it creates, not x or labels.
    */
   nativeStep?(ops: NativeOps, x: Handle, labels: Handle, s: PackScalars, rows: number): void;
+  /**
+   * The whole step as one tfjs-hpo op that reads the training rows itself (when the images
+   * are kept as bytes): `source` names them, idx and labels are int32 [K, rows]. Gives the
+   * bits of nativeStep. Frees what it creates, not its arguments.
+   */
+  fusedStep?(ops: NativeOps, source: Handle, idx: Handle, labels: Handle, s: PackScalars): void;
   /** Inference logits [K, N, 10] of a chunk x [N, ...] shared by every slot (inside tf.tidy). */
   logits(x: tfTypes.Tensor): tfTypes.Tensor3D;
   dispose(): void;

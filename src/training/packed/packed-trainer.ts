@@ -176,12 +176,17 @@ export class PackedTrainer {
     for (const s of this.slots) s.epochs++;
   }
 
-  /** The epoch's batches as raw eager handles (as EpochBatches.forEachNative for one trial). */
+  /**
+   * The epoch's batches as raw eager handles (as EpochBatches.forEachNative for one trial).
+   * With the net's fused step and the images kept as bytes, one op per minibatch reads the
+   * rows and updates every slot; otherwise the rows are gathered first.
+   */
   private nativeEpoch(ops: NativeOps, perms: readonly Int32Array[]): void {
     const K = this.slots.length;
     const n = this.T.nTrain;
     const B = this.batchSize;
     const labelBytes = this.T.trainLabelBytes;
+    const source = this.net.fusedStep && this.T.trainSource ? ops.id(this.T.trainSource) : undefined;
     for (let start = 0; start < n; start += B) {
       const size = Math.min(B, n - start);
       const idx = new Int32Array(K * size);
@@ -192,6 +197,15 @@ export class PackedTrainer {
         for (let i = 0; i < size; i++) lab[k * size + i] = labelBytes[part[i]!]!;
       }
       const ih = ops.upload([K, size], idx);
+      if (source !== undefined) {
+        const labels = ops.upload([K, size], lab);
+        try {
+          this.net.fusedStep!(ops, source, ih, labels, this.scalarsFor(size));
+        } finally {
+          ops.delAll([ih, labels]);
+        }
+        continue;
+      }
       let x: number;
       try {
         x = this.T.gatherTrainNative(ops, ih);

@@ -4,7 +4,7 @@ import type { Tf } from '../data.js';
 import { deriveSeed } from '../../random.js';
 import { batchSize } from '../models/common.js';
 import { SoftmaxNet, softmaxModel } from '../models/softmax.js';
-import type { Handle, NativeOps } from '../native-ops.js';
+import { NO_ATTRS, type Handle, type NativeOps } from '../native-ops.js';
 import { batchMatMul, encodeSlot, replaceVariable, slot, stackSlots, withSingleNet, type PackedModelSpec, type PackedNet, type PackMember, type PackScalars } from './packed-net.js';
 
 type T3 = tfTypes.Tensor3D;
@@ -70,6 +70,12 @@ export class PackedSoftmaxNet implements PackedNet {
     const gw = ops.matMul(d, x, true, false);
     ops.del(d);
     ops.setVariable(this.tf, this.W!, ops.subFree(W, gw));
+  }
+
+  /** nativeStep in one HpoSoftmaxSgd op per minibatch (gather, both products, gradient, update). */
+  fusedStep(ops: NativeOps, source: Handle, idx: Handle, labels: Handle, s: PackScalars): void {
+    const W = ops.id(this.W!);
+    ops.setVariable(this.tf, this.W!, ops.run('HpoSoftmaxSgd', NO_ATTRS, [W, source, idx, labels, ops.id(s.lrOverB)]));
   }
 
   logits(x: tfTypes.Tensor): T3 {
