@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { createGunzip, gunzipSync } from 'node:zlib';
@@ -163,29 +163,158 @@ export function readFashionFile(dir: string, key: FashionFileKey): Uint8Array {
 }
 
 /**
+ * Where decompressed copies of the image files are kept so that later runs skip gunzip
+ * (about 0.4 s of CPU for the training images, on every `hpo run`): `HPO_CACHE_DIR`, else
+ * $XDG_CACHE_HOME/tfjs-hpo, else ~/.cache/tfjs-hpo; `HPO_CACHE_DIR=off` keeps none. The
+ * copies are the published IDX files byte for byte (55 MB), checked against the same
+ * SHA-256 as the originals every time they are read.
+ */
+export function decodedCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const set = env['HPO_CACHE_DIR'];
+  if (set === 'off') return undefined;
+  const base = set || (env['XDG_CACHE_HOME'] ? join(env['XDG_CACHE_HOME'], 'tfjs-hpo') : env['HOME'] ? join(env['HOME'], '.cache', 'tfjs-hpo') : undefined);
+  return base === undefined ? undefined : join(base, 'fashion-mnist');
+}
+
+/** Where {@link streamFashionFile} read a file from. */
+export type StreamedFrom = 'file' | 'cache' | 'gz-cached' | 'gz';
+
+/**
  * Streams one file of `dir` through `onData` (payload bytes after the IDX header, with
  * their offset), decompressing as it goes, so that no whole-file buffer ever exists:
- * converting the 47 MB of training images this way leaves 64 KiB chunks behind instead
+ * converting the 47 MB of training images this way leaves small chunks behind instead
  * of 75 MB of file and decompression buffers. The size, SHA-256 and header are checked
  * as the bytes pass and at the end, with the same errors as {@link readFashionFile}; on
  * an error, whatever `onData` already received must be discarded.
+ *
+ * A compressed file is read from its decompressed copy in `cache` (default
+ * {@link decodedCacheDir}; null: none) when there is one (a
+ * copy that fails the checks is deleted and the .gz read instead, every byte passed to
+ * `onData` again), and the copy is written as the .gz is decoded when there is none
+ * (best effort: a cache that cannot be written changes nothing). Returns where the bytes
+ * came from: the file as it is (not compressed), the cache, the .gz (with the copy
+ * written), or the .gz alone.
  * @throws DatasetError naming the file when it is missing, truncated or not the published one
  */
-export async function streamFashionFile(dir: string, key: FashionFileKey, onData: (bytes: Uint8Array, offset: number) => void): Promise<void> {
+export async function streamFashionFile(
+  dir: string,
+  key: FashionFileKey,
+  onData: (bytes: Uint8Array, offset: number) => void,
+  cache: string | null = decodedCacheDir() ?? null,
+): Promise<StreamedFrom> {
   const spec = FASHION_FILES[key];
   const path = fileIn(dir, key);
   if (path === undefined) throw new DatasetError(`${dir}: ${spec.name} is missing`);
+  if (!path.endsWith('.gz')) {
+    await streamIdx(path, key, onData);
+    return 'file';
+  }
+  if (cache === null) {
+    await streamIdx(path, key, onData);
+    return 'gz';
+  }
+  const copy = join(cache, spec.name);
+  if (sizeOf(copy) === spec.bytes) {
+    try {
+      await streamIdx(copy, key, onData);
+      return 'cache';
+    } catch (e) {
+      if (!(e instanceof DatasetError)) throw e;
+      rmSync(copy, { force: true });
+    }
+  }
+  const writer = CacheWriter.open(cache, copy);
+  try {
+    await streamIdx(path, key, onData, writer);
+  } catch (e) {
+    writer?.abandon();
+    throw e;
+  }
+  return writer?.commit() ? 'gz-cached' : 'gz';
+}
+
+/** A file's size, or undefined when it cannot be read (missing, or a path through a file). */
+function sizeOf(path: string): number | undefined {
+  try {
+    return statSync(path).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A decompressed copy being written: a temporary file renamed into place once verified. */
+class CacheWriter {
+  private constructor(
+    private fd: number | undefined,
+    private readonly tmp: string,
+    private readonly dest: string,
+  ) {}
+
+  /** A writer, or undefined when the cache folder cannot be made or written. */
+  static open(dir: string, dest: string): CacheWriter | undefined {
+    try {
+      mkdirSync(dir, { recursive: true });
+      const tmp = `${dest}.tmp-${process.pid}-${Date.now()}`;
+      return new CacheWriter(openSync(tmp, 'w'), tmp, dest);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Appends raw file bytes; a failed write abandons the copy (the run goes on). */
+  write(bytes: Uint8Array): void {
+    if (this.fd === undefined) return;
+    try {
+      writeSync(this.fd, bytes);
+    } catch {
+      this.abandon();
+    }
+  }
+
+  /** Moves the verified copy into place; false when it was abandoned or cannot be moved. */
+  commit(): boolean {
+    if (this.fd === undefined) return false;
+    try {
+      closeSync(this.fd);
+      this.fd = undefined;
+      renameSync(this.tmp, this.dest);
+      return true;
+    } catch {
+      this.abandon();
+      return false;
+    }
+  }
+
+  abandon(): void {
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // already closed
+      }
+    }
+    this.fd = undefined;
+    rmSync(this.tmp, { force: true });
+  }
+}
+
+/** Streams, checks and passes on one IDX file (compressed or not); `copy` gets its raw bytes. */
+async function streamIdx(path: string, key: FashionFileKey, onData: (bytes: Uint8Array, offset: number) => void, copy?: CacheWriter): Promise<void> {
+  const spec = FASHION_FILES[key];
   const isImages = key === 'trainImages' || key === 'testImages';
   const headerBytes = isImages ? 16 : 8;
   const header = Buffer.alloc(headerBytes);
   const hash = createHash('sha256');
   let total = 0;
   try {
-    const file = createReadStream(path);
-    const source = path.endsWith('.gz') ? file.pipe(createGunzip()) : file;
+    // Uncompressed files in 1 MiB reads: each read is a hop to libuv's thread pool.
+    const gz = path.endsWith('.gz');
+    const file = createReadStream(path, gz ? {} : { highWaterMark: 1 << 20 });
+    const source = gz ? file.pipe(createGunzip()) : file;
     file.on('error', (e) => source.destroy(e));
     for await (const chunk of source as AsyncIterable<Buffer>) {
       hash.update(chunk);
+      copy?.write(chunk);
       let from = 0;
       if (total < headerBytes) {
         from = Math.min(chunk.length, headerBytes - total);

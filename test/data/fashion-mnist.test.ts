@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { DatasetError } from '../../src/errors.js';
-import { DEBIAN_DIR, FASHION_FILES, loadFashionMnist, loadFashionMnistDir, locateFashionMnist } from '../../src/data/fashion-mnist.js';
+import { DEBIAN_DIR, decodedCacheDir, FASHION_FILES, loadFashionMnist, loadFashionMnistDir, locateFashionMnist, streamFashionFile, type StreamedFrom } from '../../src/data/fashion-mnist.js';
 import { existsSync, readdirSync } from 'node:fs';
 
 const names = Object.values(FASHION_FILES).map((f) => f.name);
@@ -184,5 +184,56 @@ describe("falling back to Debian's package", { skip: !APT_TOOLS && 'needs apt-ge
       delete process.env['APT_CONFIG'];
       delete process.env['HPO_FASHION_MNIST_URL'];
     }
+  });
+});
+
+describe('decompressed copies (the decode cache)', () => {
+  const have = existsSync(join(DEBIAN_DIR, FASHION_FILES.testImages.name + '.gz'));
+  /** Streams the test images of `dir` with `cache`; returns where they came from and their bytes. */
+  async function stream(dir: string, cache: string | null): Promise<{ from: StreamedFrom; bytes: Buffer }> {
+    const bytes = Buffer.alloc(FASHION_FILES.testImages.bytes - 16);
+    const from = await streamFashionFile(dir, 'testImages', (b, offset) => bytes.set(b, offset), cache);
+    return { from, bytes };
+  }
+
+  it('writes a verified copy on the first read, reads it after, and replaces a corrupt one', { skip: !have && 'needs dataset-fashion-mnist' }, async () => {
+    const cache = join(mkdtempSync(join(tmpdir(), 'hpo-cache-')), 'fashion-mnist');
+    const first = await stream(DEBIAN_DIR, cache);
+    assert.equal(first.from, 'gz-cached');
+    const copy = join(cache, FASHION_FILES.testImages.name);
+    assert.equal(readFileSync(copy).length, FASHION_FILES.testImages.bytes);
+    assert.deepEqual(readdirSync(cache), [FASHION_FILES.testImages.name], 'no temporary file left behind');
+    const second = await stream(DEBIAN_DIR, cache);
+    assert.equal(second.from, 'cache');
+    assert.ok(second.bytes.equals(first.bytes));
+    // One flipped pixel: the copy fails its SHA-256, is dropped, and the .gz is read again.
+    const bad = readFileSync(copy);
+    bad[5000] = bad[5000]! ^ 1;
+    writeFileSync(copy, bad);
+    const third = await stream(DEBIAN_DIR, cache);
+    assert.equal(third.from, 'gz-cached');
+    assert.ok(third.bytes.equals(first.bytes), 'the bytes passed on are the published ones');
+    assert.equal((await stream(DEBIAN_DIR, cache)).from, 'cache');
+  });
+
+  it('runs without a copy when the cache cannot be written, or is off', { skip: !have && 'needs dataset-fashion-mnist' }, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'hpo-cache-'));
+    const blocker = join(root, 'file');
+    writeFileSync(blocker, 'not a folder');
+    const r = await stream(DEBIAN_DIR, join(blocker, 'fashion-mnist'));
+    assert.equal(r.from, 'gz');
+    assert.equal((await stream(DEBIAN_DIR, null)).from, 'gz');
+    assert.equal(decodedCacheDir({ HPO_CACHE_DIR: 'off' }), undefined);
+    assert.equal(decodedCacheDir({ HPO_CACHE_DIR: '/x' }), join('/x', 'fashion-mnist'));
+    assert.equal(decodedCacheDir({ XDG_CACHE_HOME: '/c', HOME: '/h' }), join('/c', 'tfjs-hpo', 'fashion-mnist'));
+    assert.equal(decodedCacheDir({ HOME: '/h' }), join('/h', '.cache', 'tfjs-hpo', 'fashion-mnist'));
+  });
+
+  it('a file that is not compressed is read as it is, never copied', { skip: !have && 'needs dataset-fashion-mnist' }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hpo-raw-'));
+    writeFileSync(join(dir, FASHION_FILES.testImages.name), gunzipSync(readFileSync(join(DEBIAN_DIR, FASHION_FILES.testImages.name + '.gz'))));
+    const cache = join(dir, 'cache');
+    assert.equal((await stream(dir, cache)).from, 'file');
+    assert.equal(existsSync(cache), false);
   });
 });
