@@ -353,6 +353,15 @@ void xentCompute(void*, TF_OpKernelContext* ctx) {
 // sequence computes it (HpoGatherFlat1, HpoMatMulNT, HpoXentGrad, Mul, HpoMatMulTN, Sub:
 // the same row helpers, the same GEMM calls, the same order), so every slot gets the bits
 // it gets from the separate ops, alone or in a pack of any size.
+// v[j] *= s and out[j] = a[j] - b[j]: elementwise IEEE operations (what TensorFlow's Mul and
+// Sub give), as functions so the compiler knows the arrays do not overlap and vectorises.
+__attribute__((noinline)) void scaleBy(float* __restrict v, int64_t n, float s) {
+  for (int64_t j = 0; j < n; ++j) v[j] *= s;
+}
+__attribute__((noinline)) void difference(const float* __restrict a, const float* __restrict b, int64_t n, float* __restrict out) {
+  for (int64_t j = 0; j < n; ++j) out[j] = a[j] - b[j];
+}
+
 void softmaxSgdCompute(void*, TF_OpKernelContext* ctx) {
   Call call(ctx);
   if (!call.fetch(5)) return;
@@ -400,9 +409,8 @@ void softmaxSgdCompute(void*, TF_OpKernelContext* ctx) {
   z.resize(B * C);
   g.resize(B * C);
   gw.resize(C * D);
-  float* __restrict xs = x.data();
-  float* __restrict gs = g.data();
-  const float* __restrict gws = gw.data();
+  float* xs = x.data();
+  float* gs = g.data();
   for (int64_t k = 0; k < K; ++k, W += C * D, o += C * D) {
     const int32_t* r = rows + k * B;
     for (int64_t i = 0; i < B; ++i) {
@@ -412,12 +420,9 @@ void softmaxSgdCompute(void*, TF_OpKernelContext* ctx) {
     }
     hpo::sgemm(int(B), int(C), int(D), xs, false, W, true, z.data());
     for (int64_t i = 0; i < B; ++i) xentRow(&z[i * C], C, y[k * B + i], gs + i * C);
-    const float sk = sc[k];
-    for (int64_t j = 0; j < B * C; ++j) gs[j] *= sk;
+    scaleBy(gs, B * C, sc[k]);
     hpo::sgemm(int(C), int(D), int(B), gs, true, xs, false, gw.data());
-    const float* __restrict wk = W;
-    float* __restrict ok = o;
-    for (int64_t j = 0; j < C * D; ++j) ok[j] = wk[j] - gws[j];
+    difference(W, gw.data(), C * D, o);
   }
   call.emit();
 }
