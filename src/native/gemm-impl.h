@@ -24,6 +24,30 @@ static inline vf load(const float* p) {
   return v;
 }
 static inline void store(float* p, vf v) { __builtin_memcpy(p, &v, sizeof v); }
+// The first n (0 < n <= VL) floats at p, zeros after, and the first n lanes of v stored at
+// p: nothing past p + n is read or written (masked moves where the instruction set has them).
+static inline vf loadPrefix(const float* p, int n) {
+  if (n == VL) return load(p);
+#if GEMM_VL == 16
+  return (vf)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p);
+#elif GEMM_VL == 8
+  return (vf)_mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+#else
+  vf v = vf{};
+  for (int j = 0; j < n; ++j) v[j] = p[j];
+  return v;
+#endif
+}
+static inline void storePrefix(float* p, vf v, int n) {
+  if (n == VL) return store(p, v);
+#if GEMM_VL == 16
+  _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1), (__m512)v);
+#elif GEMM_VL == 8
+  _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), (__m256)v);
+#else
+  for (int j = 0; j < n; ++j) p[j] = v[j];
+#endif
+}
 
 // Packs rows [i0, i0+mc) x cols [k0, k0+kc) of op(A) into R-row slivers: for each
 // sliver, kc groups of R values (one per row), rows past mc padded with zeros.
@@ -100,9 +124,8 @@ static inline void micro(int kc, const float* __restrict a, const float* __restr
     for (int v = 0; v < NV; ++v) bv[v] = load(b + v * VL);
 #pragma GCC unroll 32
     for (int r = 0; r < R; ++r) {
-      const vf av = vf{} + a[r];
 #pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) acc[r][v] += av * bv[v];
+      for (int v = 0; v < NV; ++v) acc[r][v] += a[r] * bv[v];
     }
     a += R;
     b += sb;
@@ -113,6 +136,17 @@ static inline void micro(int kc, const float* __restrict a, const float* __restr
       float* c = C + (size_t)r * ldc;
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) store(c + v * VL, accumulate ? load(c + v * VL) + acc[r][v] : acc[r][v]);
+    }
+    return;
+  }
+  if (rows == R) {
+    // Whole rows, the last vector partial (10 classes in 16 lanes, say): masked moves.
+    for (int r = 0; r < R; ++r) {
+      float* c = C + (size_t)r * ldc;
+      for (int v = 0; v < NV && v * VL < cols; ++v) {
+        const int n = cols - v * VL < VL ? cols - v * VL : VL;
+        storePrefix(c + v * VL, accumulate ? loadPrefix(c + v * VL, n) + acc[r][v] : acc[r][v], n);
+      }
     }
     return;
   }
@@ -172,12 +206,16 @@ static void blocked(int M, int N, int K, const float* A, bool transA, const floa
 // packed, one vector per k. Packing A would copy the biggest operand for a few FMAs per
 // element. Same sums in the same order as `blocked` (k in order within KC blocks; C = the
 // first block's sum, then C += each later block's), so the bits are the same as there.
+// A plain B (rows of N floats) is read in place, one partial vector per k (lanes past N are
+// zero, as packing would have made them), except its last row when N < VL, which would be
+// read past its end: that block is packed.
 static void narrowDirect(int M, int N, int K, const float* A, const float* B, bool transB, float* C, Scratch& scratch) {
   constexpr int R = 2 * MR;
   float* bp = scratch.b;
   for (int k0 = 0; k0 < K; k0 += KC) {
     const int kc = K - k0 < KC ? K - k0 : KC;
-    packB<VL>(B, transB, K, N, k0, kc, 0, N, bp);
+    const bool inPlace = !transB && (N == VL || k0 + kc < K);
+    if (!inPlace) packB<VL>(B, transB, K, N, k0, kc, 0, N, bp);
     for (int i0 = 0; i0 < M; i0 += R) {
       const int rows = M - i0 < R ? M - i0 : R;
       const float* arow[R];
@@ -186,21 +224,41 @@ static void narrowDirect(int M, int N, int K, const float* A, const float* B, bo
 #pragma GCC unroll 32
       for (int r = 0; r < R; ++r) acc[r] = vf{};
       for (int k = 0; k < kc; ++k) {
-        const vf bv = load(bp + (size_t)k * VL);
+        const vf bv = inPlace ? loadPrefix(B + (size_t)(k0 + k) * N, N) : load(bp + (size_t)k * VL);
 #pragma GCC unroll 32
-        for (int r = 0; r < R; ++r) acc[r] += (vf{} + arow[r][k]) * bv;
+        for (int r = 0; r < R; ++r) acc[r] += arow[r][k] * bv;
       }
-      float tile[VL];
       for (int r = 0; r < rows; ++r) {
-        store(tile, acc[r]);
         float* c = C + (size_t)(i0 + r) * N;
-        if (k0 > 0)
-          for (int j = 0; j < N; ++j) c[j] += tile[j];
-        else
-          for (int j = 0; j < N; ++j) c[j] = tile[j];
+        storePrefix(c, k0 > 0 ? loadPrefix(c, N) + acc[r] : acc[r], N);
       }
     }
   }
+}
+
+// out[i] = bytes[i] / 255 as float: the correctly rounded quotient, equal for every byte
+// value to (float)(b / 255.0), the value JavaScript's b / 255 stores into a Float32Array
+// (test/native/gemm-checks.ts checks all 256 on every body). With FMA: q = b * (1/255),
+// then one Newton step on the exact residual b - 255 q (exact for every byte: 126 of the
+// 256 plain products are off by one unit); without, a division.
+void unitFloats(const unsigned char* bytes, int n, float* out) {
+  int i = 0;
+#if GEMM_VL == 16
+  const __m512 r = _mm512_set1_ps(1.f / 255.f), c = _mm512_set1_ps(255.f);
+  for (; i + 16 <= n; i += 16) {
+    const __m512 x = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + i))));
+    const __m512 q = _mm512_mul_ps(x, r);
+    _mm512_storeu_ps(out + i, _mm512_fmadd_ps(_mm512_fnmadd_ps(q, c, x), r, q));
+  }
+#elif GEMM_VL == 8
+  const __m256 r = _mm256_set1_ps(1.f / 255.f), c = _mm256_set1_ps(255.f);
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes + i))));
+    const __m256 q = _mm256_mul_ps(x, r);
+    _mm256_storeu_ps(out + i, _mm256_fmadd_ps(_mm256_fnmadd_ps(q, c, x), r, q));
+  }
+#endif
+  for (; i < n; ++i) out[i] = static_cast<float>(bytes[i]) / 255.f;
 }
 
 void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C) {

@@ -44,9 +44,11 @@
 #include <cstdio>
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <unistd.h>
@@ -111,6 +113,55 @@ void fail(TF_OpKernelContext* ctx, const std::string& msg) {
   TF_OpKernelContext_Failure(ctx, st.s);
 }
 
+// Output buffers of our kernels, kept for reuse when TensorFlow frees them. A step
+// allocates the same few sizes as the step before (a packed batch of [8, 16, 785] floats,
+// the pack's new weights, ...), and fresh memory is dear on the VMs we measure on (a page
+// fault costs about 14 us, 3.5 ms for one 1 MB block): handing the same buffers back keeps
+// them mapped and in cache. Whatever malloc does with TensorFlow's own allocations, ours
+// never come back as new pages. Bounded: buffers above 16 MiB are not kept, nor more than
+// 48 MiB in all (a step's sizes take a few MB).
+class BufferPool {
+ public:
+  void* take(size_t bytes) {
+    const size_t size = rounded(bytes);
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      auto it = free_.find(size);
+      if (it != free_.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        kept_ -= size;
+        return p;
+      }
+    }
+    return std::aligned_alloc(kAlign, size);
+  }
+  void give(void* p, size_t bytes) {
+    const size_t size = rounded(bytes);
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      if (size <= kMaxBuffer && kept_ + size <= kMaxKept) {
+        free_[size].push_back(p);
+        kept_ += size;
+        return;
+      }
+    }
+    std::free(p);
+  }
+
+ private:
+  static constexpr size_t kAlign = 64;  // TensorFlow copies a buffer that is less aligned
+  static constexpr size_t kMaxBuffer = size_t{16} << 20;
+  static constexpr size_t kMaxKept = size_t{48} << 20;
+  static size_t rounded(size_t bytes) { return bytes == 0 ? kAlign : (bytes + kAlign - 1) / kAlign * kAlign; }
+  std::mutex m_;
+  std::unordered_map<size_t, std::vector<void*>> free_;
+  size_t kept_ = 0;
+};
+BufferPool* pool = new BufferPool;  // never destroyed: TensorFlow may free tensors at exit
+
+void returnBuffer(void* data, size_t len, void*) { pool->give(data, len); }
+
 // One kernel call: its two inputs, fetched together, and its one float32 output, set and
 // released together; a failure is reported to TensorFlow once, where it happens.
 struct Call {
@@ -134,7 +185,9 @@ struct Call {
   TF_Tensor* output(const int64_t* dims, int rank) {
     size_t n = 1;
     for (int i = 0; i < rank; ++i) n *= static_cast<size_t>(dims[i]);
-    out = TF_AllocateTensor(TF_FLOAT, dims, rank, sizeof(float) * n);
+    const size_t bytes = sizeof(float) * n;
+    void* data = pool->take(bytes);
+    out = data ? TF_NewTensor(TF_FLOAT, dims, rank, data, bytes, returnBuffer, nullptr) : nullptr;
     if (!out) fail(ctx, "tfjs-hpo kernel: output allocation failed");
     return out;
   }
@@ -215,19 +268,12 @@ struct PixelSource {
 std::mutex sourcesMutex;
 std::vector<PixelSource> sources;  // id = index; entries are never removed
 
-// b / 255 rounded once to float, as JavaScript's `b / 255` stored into a Float32Array.
-struct ByteToUnit {
-  float v[256];
-  ByteToUnit() {
-    for (int b = 0; b < 256; ++b) v[b] = static_cast<float>(b / 255.0);
-  }
-};
-const ByteToUnit unit;
-
 // One image as floats (and the constant 1 of the flat1 layout).
+// (b / 255 as float, vectorised: hpo::unitFloats; for every byte the value JavaScript's
+// b / 255 stores into a Float32Array, which the float layouts hold.)
 template <bool Flat1>
 inline void pixelRow(const uint8_t* p, float* o) {
-  for (int c = 0; c < kPixels; ++c) o[c] = unit.v[p[c]];
+  hpo::unitFloats(p, kPixels, o);
   if (Flat1) o[kPixels] = 1.f;
 }
 
@@ -344,15 +390,6 @@ void xentCompute(void*, TF_OpKernelContext* ctx) {
 
 // ------------------------------------------------------------------ packed softmax SGD step
 //
-// HpoSoftmaxSgd(weights [K, C, 785] float, source int32 scalar, indices [K, B] int32,
-// labels [K, B] int32, scale float of K elements) -> new weights [K, C, 785]. For every
-// slot k, with x the flat1 rows indices[k] of the registered pixels:
-//   z = x W_k^T;  d = (softmax(z) - onehot(labels[k])) * scale[k];  W_k - d^T x
-// One op per minibatch for a whole pack (instead of a gather, two products, the gradient,
-// a multiply and a subtraction, each launched from JavaScript), computed as exactly that op
-// sequence computes it (HpoGatherFlat1, HpoMatMulNT, HpoXentGrad, Mul, HpoMatMulTN, Sub:
-// the same row helpers, the same GEMM calls, the same order), so every slot gets the bits
-// it gets from the separate ops, alone or in a pack of any size.
 // v[j] *= s and out[j] = a[j] - b[j]: elementwise IEEE operations (what TensorFlow's Mul and
 // Sub give), as functions so the compiler knows the arrays do not overlap and vectorises.
 __attribute__((noinline)) void scaleBy(float* __restrict v, int64_t n, float s) {
@@ -362,6 +399,15 @@ __attribute__((noinline)) void difference(const float* __restrict a, const float
   for (int64_t j = 0; j < n; ++j) out[j] = a[j] - b[j];
 }
 
+// HpoSoftmaxSgd(weights [K, 785, C] float, source int32 scalar, indices [K, B] int32,
+// labels [K, B] int32, scale float of K elements) -> new weights [K, 785, C]. For every
+// slot k, with x the flat1 rows indices[k] of the registered pixels:
+//   z = x W_k;  d = (softmax(z) - onehot(labels[k])) * scale[k];  W_k - x^T d
+// One op per minibatch for a whole pack (instead of a gather, two products, the gradient,
+// a multiply and a subtraction, each launched from JavaScript), computed as exactly that op
+// sequence computes it (HpoGatherFlat1, HpoMatMulNN, HpoXentGrad, Mul, HpoMatMulTN, Sub:
+// the same row helpers, the same GEMM calls, the same order), so every slot gets the bits
+// it gets from the separate ops, alone or in a pack of any size.
 void softmaxSgdCompute(void*, TF_OpKernelContext* ctx) {
   Call call(ctx);
   if (!call.fetch(5)) return;
@@ -370,11 +416,11 @@ void softmaxSgdCompute(void*, TF_OpKernelContext* ctx) {
   TF_Tensor* lab = call.in[3].t;
   TF_Tensor* scale = call.in[4].t;
   constexpr int64_t D = kPixels + 1;
-  if (TF_TensorType(w) != TF_FLOAT || TF_NumDims(w) != 3 || TF_Dim(w, 2) != D || TF_Dim(w, 1) < 1) {
-    fail(ctx, "HpoSoftmaxSgd: weights must be float32 [K, classes, 785]");
+  if (TF_TensorType(w) != TF_FLOAT || TF_NumDims(w) != 3 || TF_Dim(w, 1) != D || TF_Dim(w, 2) < 1 || TF_Dim(w, 2) > 4096) {
+    fail(ctx, "HpoSoftmaxSgd: weights must be float32 [K, 785, classes]");
     return;
   }
-  const int64_t K = TF_Dim(w, 0), C = TF_Dim(w, 1);
+  const int64_t K = TF_Dim(w, 0), C = TF_Dim(w, 2);
   if (TF_TensorType(idx) != TF_INT32 || TF_NumDims(idx) != 2 || TF_Dim(idx, 0) != K || TF_TensorType(lab) != TF_INT32 ||
       static_cast<int64_t>(TF_TensorElementCount(lab)) != TF_TensorElementCount(idx) || TF_TensorType(scale) != TF_FLOAT ||
       static_cast<int64_t>(TF_TensorElementCount(scale)) != K) {
@@ -397,7 +443,7 @@ void softmaxSgdCompute(void*, TF_OpKernelContext* ctx) {
       return;
     }
   }
-  const int64_t dims[3] = {K, C, D};
+  const int64_t dims[3] = {K, D, C};
   TF_Tensor* out = call.output(dims, 3);
   if (!out) return;
   const float* W = static_cast<const float*>(TF_TensorData(w));
@@ -408,21 +454,21 @@ void softmaxSgdCompute(void*, TF_OpKernelContext* ctx) {
   x.resize(B * D);
   z.resize(B * C);
   g.resize(B * C);
-  gw.resize(C * D);
+  gw.resize(D * C);
   float* xs = x.data();
   float* gs = g.data();
-  for (int64_t k = 0; k < K; ++k, W += C * D, o += C * D) {
+  for (int64_t k = 0; k < K; ++k, W += D * C, o += D * C) {
     const int32_t* r = rows + k * B;
     for (int64_t i = 0; i < B; ++i) {
       // The rows are random: ask for the next one's cache lines while converting this one.
       if (i + 1 < B) prefetchRow(ps.data + static_cast<int64_t>(r[i + 1]) * kPixels);
       pixelRow<true>(ps.data + static_cast<int64_t>(r[i]) * kPixels, xs + i * D);
     }
-    hpo::sgemm(int(B), int(C), int(D), xs, false, W, true, z.data());
+    hpo::sgemm(int(B), int(C), int(D), xs, false, W, false, z.data());
     for (int64_t i = 0; i < B; ++i) xentRow(&z[i * C], C, y[k * B + i], gs + i * C);
     scaleBy(gs, B * C, sc[k]);
-    hpo::sgemm(int(C), int(D), int(B), gs, true, xs, false, gw.data());
-    difference(W, gw.data(), C * D, o);
+    hpo::sgemm(int(D), int(C), int(B), xs, true, gs, false, gw.data());
+    difference(W, gw.data(), D * C, o);
   }
   call.emit();
 }
@@ -781,6 +827,27 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// unitFloats(bytes: Uint8Array, out: Float32Array): out[i] = bytes[i] / 255 with the body
+// the gathers use (for tests).
+napi_value UnitFloats(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  bool is = false;
+  napi_typedarray_type type;
+  size_t n = 0, offset;
+  void* raw = nullptr;
+  napi_value buffer;
+  if (argc != 2 || napi_is_typedarray(env, argv[0], &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, argv[0], &type, &n, &raw, &buffer, &offset) != napi_ok || type != napi_uint8_array)
+    return throwError(env, "unitFloats: expected (Uint8Array, Float32Array)");
+  float* out;
+  size_t m;
+  if (!float32Array(env, argv[1], &out, &m) || m < n || n > INT32_MAX) return throwError(env, "unitFloats: out must be a Float32Array at least as long as bytes");
+  hpo::unitFloats(static_cast<const unsigned char*>(raw), static_cast<int>(n), out);
+  return nullptr;
+}
+
 // registerPixels(images: Uint8Array of rows x 784 bytes, in memory that outlives every use:
 // a SharedArrayBuffer the process keeps) -> id for HpoGather*. The same memory and row
 // count get the same id in every thread.
@@ -866,6 +933,8 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "dropoutStream", v);
   napi_create_function(env, "registerPixels", NAPI_AUTO_LENGTH, RegisterPixels, nullptr, &v);
   napi_set_named_property(env, exports, "registerPixels", v);
+  napi_create_function(env, "unitFloats", NAPI_AUTO_LENGTH, UnitFloats, nullptr, &v);
+  napi_set_named_property(env, exports, "unitFloats", v);
   napi_create_function(env, "tuneMalloc", NAPI_AUTO_LENGTH, TuneMalloc, nullptr, &v);
   napi_set_named_property(env, exports, "tuneMalloc", v);
   napi_create_function(env, "prefault", NAPI_AUTO_LENGTH, Prefault, nullptr, &v);

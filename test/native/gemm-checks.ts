@@ -98,6 +98,16 @@ export function runGemmChecks(): { isa: string; failures: string[]; checked: num
     checked++;
     if (!c.every((v, i) => Object.is(v, cp[i]))) failures.push(`zero padding: K ${K} -> ${Kpad} changes the product`);
   }
+  // 3. The pixel conversion of this body: every byte value (at every lane position, and in
+  // the scalar tail) gives what JavaScript's b / 255 stores into a Float32Array.
+  for (const n of [256, 784, 3]) {
+    const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 37 + 11) & 255);
+    const out = new Float32Array(n);
+    k.unitFloats(bytes, out);
+    checked++;
+    const bad = [...bytes.keys()].filter((i) => !Object.is(out[i], Math.fround(bytes[i]! / 255)));
+    if (bad.length) failures.push(`unitFloats: ${bad.length} of ${n} bytes differ from b / 255 (first: ${bytes[bad[0]!]})`);
+  }
   return { isa: k.isa, failures, checked };
 }
 

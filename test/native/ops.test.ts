@@ -45,3 +45,28 @@ test('HpoGather and HpoMatMul refuse bad inputs with an error, not a crash', { s
   assert.throws(() => ops.run('HpoGatherFlat1', [], [src, idx]));
   ops.delAll([a, b, src, idx]);
 });
+
+// The gathers convert bytes with a vector division; every byte value must give what
+// JavaScript's b / 255 stores into a Float32Array (the float layouts' values), on every
+// GEMM body (the CI machine runs AVX-512; test/native/gemm.test.ts runs the others).
+test('HpoGatherFlat1 / HpoGatherImage give b / 255 for every byte value, and the 1 column', { skip }, () => {
+  const ops = nativeOps(tf)!;
+  const rows = 3;
+  const images = new Uint8Array(new SharedArrayBuffer(rows * 784));
+  for (let i = 0; i < images.length; i++) images[i] = (i * 7 + (i >> 8)) & 255;
+  const seen = new Set(images);
+  assert.equal(seen.size, 256, 'the rows hold every byte value');
+  const src = ops.upload([], Int32Array.of(kernels!.registerPixels(images)));
+  const idx = ops.upload([4], Int32Array.of(2, 0, 1, 2));
+  for (const [op, width, shape] of [['HpoGatherFlat1', 785, [4, 785]], ['HpoGatherImage', 784, [4, 28, 28, 1]]] as const) {
+    const got = ops.toTensor(tf, ops.run(op, [], [src, idx]), [...shape]);
+    const want = new Float32Array(4 * width);
+    [2, 0, 1, 2].forEach((r, i) => {
+      for (let c = 0; c < 784; c++) want[i * width + c] = images[r * 784 + c]! / 255;
+      if (width === 785) want[i * width + 784] = 1;
+    });
+    assert.deepEqual(got.dataSync(), want, op);
+    got.dispose();
+  }
+  ops.delAll([src, idx]);
+});

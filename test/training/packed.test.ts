@@ -276,8 +276,7 @@ test('with tfjs-hpo GEMM, packed trials are bit-identical to trials alone', { sk
   const W = (ps as unknown as { net: { W: tfTypes.Tensor } }).net.W;
   sm.forEach((m, k) => {
     const [w] = aloneWeights('softmax', m.params, m.seed, 2, 1605);
-    // Packed softmax stores W transposed: slot k is W^T [10, 785].
-    const packedW = tf.tidy(() => tf.transpose(tf.slice(W, [k, 0, 0], [1, -1, -1]).reshape([10, 785])).dataSync() as Float32Array);
+    const packedW = tf.tidy(() => tf.slice(W, [k, 0, 0], [1, -1, -1]).dataSync() as Float32Array);
     assert.deepEqual(packedW, w, `softmax trial ${m.id}: weights differ`);
   });
   ps.dispose();
@@ -330,17 +329,18 @@ test('the fused packed softmax step (images as bytes) is bit-identical to trials
   const bytes = fashionDataOf(shareFashionDataset(ds, ['flat1'], 'tensorflow'));
   assert.ok(bytes.shared?.flat1?.trainBytes, 'the images are shared as bytes');
   assert.ok(fashionTensors(tf, bytes, 'flat1', 1605).trainSource, 'the fused step has its pixel source');
-  const members = [0.9, 0.3, 0.02, 0.6].map((lr, i) => ({ id: i + 1, seed: 70 + i, params: { learning_rate: lr, batch_size: 10 } }));
-  for (const K of [1, 4]) {
-    const ps = new PackedTrainer(tf, bytes, packedModel('softmax')!, 10, 1605);
+  // Batch 100: the trial alone computes its weight gradient as (d^T x)^T from 64 rows on.
+  for (const [B, K] of [[10, 1], [10, 4], [100, 3]] as const) {
+    const members = [0.9, 0.3, 0.02, 0.6].map((lr, i) => ({ id: i + 1, seed: 70 + i, params: { learning_rate: lr, batch_size: B } }));
+    const ps = new PackedTrainer(tf, bytes, packedModel('softmax')!, B, 1605);
     ps.regroup([], members.slice(0, K));
     ps.trainEpoch();
     ps.trainEpoch();
     const W = (ps as unknown as { net: { W: tfTypes.Tensor } }).net.W;
     members.slice(0, K).forEach((m, k) => {
       const [w] = aloneWeights('softmax', m.params, m.seed, 2, 1605);
-      const packedW = tf.tidy(() => tf.transpose(tf.slice(W, [k, 0, 0], [1, -1, -1]).reshape([10, 785])).dataSync() as Float32Array);
-      assert.deepEqual(packedW, w, `K=${K}, trial ${m.id}: weights differ`);
+      const packedW = tf.tidy(() => tf.slice(W, [k, 0, 0], [1, -1, -1]).dataSync() as Float32Array);
+      assert.deepEqual(packedW, w, `batch ${B}, K=${K}, trial ${m.id}: weights differ`);
     });
     ps.dispose();
   }
