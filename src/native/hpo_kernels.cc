@@ -55,9 +55,6 @@
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 
 #include "gemm.h"
 #include "tensorflow/c/c_api.h"
@@ -743,34 +740,6 @@ bool float32Array(napi_env env, napi_value v, float** data, size_t* length) {
 }
 
 // sgemm(M, N, K, a: Float32Array, transA: boolean, b: Float32Array, transB: boolean, c: Float32Array)
-// tuneMalloc(mmapThreshold, trimThreshold, topPad) -> whether glibc took all three. Each
-// eager op allocates its output and frees it a step later. With glibc's defaults a block
-// above the mmap threshold (128 KiB at first; a packed batch of [8, 16, 785] floats is
-// 400 KB) may get fresh pages from the kernel every time: mmapped and unmapped, trimmed
-// off an arena's top, or sitting in a secondary heap of a thread arena that is deleted
-// when it empties (heap_trim keeps it only while the top pad exceeds what is left in the
-// previous heap). Page faults cost about 14 us each on the VMs we measure on, so such
-// epochs ran 3-5x slower. Fixed thresholds and a large top pad keep the memory in the
-// arenas for reuse (address space only: pages never touched stay unmapped). False where
-// the C library is not glibc.
-napi_value TuneMalloc(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  int64_t v3[3] = {0, 0, 0};
-  bool good = argc == 3;
-  for (size_t i = 0; good && i < 3; ++i) good = napi_get_value_int64(env, argv[i], &v3[i]) == napi_ok && v3[i] > 0 && v3[i] <= INT32_MAX;
-  if (!good) return throwError(env, "tuneMalloc: expected three positive byte counts below 2^31");
-  bool ok = false;
-#if defined(__GLIBC__)
-  ok = mallopt(M_MMAP_THRESHOLD, static_cast<int>(v3[0])) == 1 && mallopt(M_TRIM_THRESHOLD, static_cast<int>(v3[1])) == 1 &&
-       mallopt(M_TOP_PAD, static_cast<int>(v3[2])) == 1;
-#endif
-  napi_value v;
-  napi_get_boolean(env, ok, &v);
-  return v;
-}
-
 // prefault(view: a TypedArray) -> whether the kernel mapped the whole pages inside its
 // bytes writable in one call (MADV_POPULATE_WRITE, Linux 5.14+), instead of one fault per
 // page at first write. Only for fresh memory about to be written in full (the contents are
@@ -935,8 +904,6 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "registerPixels", v);
   napi_create_function(env, "unitFloats", NAPI_AUTO_LENGTH, UnitFloats, nullptr, &v);
   napi_set_named_property(env, exports, "unitFloats", v);
-  napi_create_function(env, "tuneMalloc", NAPI_AUTO_LENGTH, TuneMalloc, nullptr, &v);
-  napi_set_named_property(env, exports, "tuneMalloc", v);
   napi_create_function(env, "prefault", NAPI_AUTO_LENGTH, Prefault, nullptr, &v);
   napi_set_named_property(env, exports, "prefault", v);
   return exports;

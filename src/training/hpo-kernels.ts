@@ -41,11 +41,6 @@ export interface HpoKernelsAddon {
    * The op then draws exactly the masks FastRng.fillMask would, advancing the stream.
    */
   dropoutStream(id: number, state: readonly number[], threshold: number, keep: number): number;
-  /**
-   * Sets glibc's mmap threshold, trim threshold and top pad (bytes) so that freed blocks
-   * stay in the malloc arenas for reuse; false where the C library is not glibc.
-   */
-  tuneMalloc(mmapThreshold: number, trimThreshold: number, topPad: number): boolean;
   /** out[i] = bytes[i] / 255 with the vector body the pixel gathers use (for tests). */
   unitFloats(bytes: Uint8Array, out: Float32Array): void;
   /** Maps the whole pages inside `view` writable in one call (Linux 5.14+); false where unsupported. */
@@ -76,22 +71,6 @@ export function hpoKernelsPath(): string {
   return join(packageRoot(), 'src', 'native', 'build', 'Release', 'hpo_kernels.node');
 }
 
-/**
- * glibc's malloc settings while the kernels are loaded (process-wide; `TFJS_HPO_MALLOC=default`
- * keeps glibc's own). Every eager op allocates its output and frees it a step later; with
- * glibc's defaults a block above 128 KiB (a packed batch: [8, 16, 785] floats = 400 KB)
- * could get fresh pages from the kernel every step (mmap, arena trimming, or a thread
- * arena's secondary heap deleted whenever it empties, which glibc does unless the heap
- * before it has less room than the top pad), and a page fault costs about 14 us on the VMs
- * we measure on: such epochs ran 3-5x slower, in about one run in three. Blocks up to
- * 4 MiB now come from the arenas, which keep up to 8 MiB free at their top and grow with an
- * 8 MiB pad. (32 / 64 / 64 MiB did the same for speed but kept up to 250 MB more resident
- * with 8 workers; native-bench/RESULTS.md, "Memory and thread start".)
- */
-const MMAP_THRESHOLD = 4 * 1024 * 1024;
-const TRIM_THRESHOLD = 8 * 1024 * 1024;
-const TOP_PAD = 8 * 1024 * 1024;
-const MALLOC_ENV = 'TFJS_HPO_MALLOC';
 
 let addon: HpoKernelsAddon | undefined;
 let status: HpoKernelsStatus | undefined;
@@ -111,7 +90,6 @@ export function loadHpoKernels(): HpoKernelsStatus {
     return (status = { active: false, reason: `failed to load: ${errorMessage(e).split('\n')[0]}` });
   }
   if (!addon.registered) return (status = { active: false, reason: `TF op registration failed: ${addon.registerError}` });
-  if (process.env[MALLOC_ENV] !== 'default') addon.tuneMalloc(MMAP_THRESHOLD, TRIM_THRESHOLD, TOP_PAD);
   return (status = { active: true, isa: addon.isa });
 }
 
