@@ -188,7 +188,7 @@ export type StreamedFrom = 'file' | 'cache' | 'gz-cached' | 'gz';
  * an error, whatever `onData` already received must be discarded.
  *
  * A compressed file is read from its decompressed copy in `cache` (default
- * {@link decodedCacheDir}; null: none) when there is one (a
+ * {@link decodedCacheDir}; null: none) when there is one made from that very file (a
  * copy that fails the checks is deleted and the .gz read instead, every byte passed to
  * `onData` again), and the copy is written as the .gz is decoded when there is none
  * (best effort: a cache that cannot be written changes nothing). Returns where the bytes
@@ -214,7 +214,10 @@ export async function streamFashionFile(
     return 'gz';
   }
   const copy = join(cache, spec.name);
-  if (sizeOf(copy) === spec.bytes) {
+  // The copy stands for the .gz it was decoded from (path, size, modification time): a
+  // different or changed .gz is decoded, checked and copied again.
+  const source = sourceStamp(path);
+  if (sizeOf(copy) === spec.bytes && readStamp(copy) === source) {
     try {
       await streamIdx(copy, key, onData);
       return 'cache';
@@ -230,7 +233,26 @@ export async function streamFashionFile(
     writer?.abandon();
     throw e;
   }
-  return writer?.commit() ? 'gz-cached' : 'gz';
+  return writer?.commit(source) ? 'gz-cached' : 'gz';
+}
+
+/** What identifies a compressed file for its copy: absolute path, size and mtime. */
+function sourceStamp(path: string): string {
+  try {
+    const st = statSync(path);
+    return JSON.stringify({ path: resolve(path), size: st.size, mtimeMs: st.mtimeMs });
+  } catch {
+    return '';
+  }
+}
+
+/** The stamp a copy was written with ('' when there is none). */
+function readStamp(copy: string): string {
+  try {
+    return readFileSync(`${copy}.source`, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** A file's size, or undefined when it cannot be read (missing, or a path through a file). */
@@ -271,13 +293,19 @@ class CacheWriter {
     }
   }
 
-  /** Moves the verified copy into place; false when it was abandoned or cannot be moved. */
-  commit(): boolean {
+  /**
+   * Moves the verified copy into place with the stamp of the file it was decoded from
+   * (each renamed into place, so a reader sees a whole copy and a whole stamp); false when
+   * it was abandoned or cannot be moved.
+   */
+  commit(stamp: string): boolean {
     if (this.fd === undefined) return false;
     try {
       closeSync(this.fd);
       this.fd = undefined;
       renameSync(this.tmp, this.dest);
+      writeFileSync(this.tmp, stamp);
+      renameSync(this.tmp, `${this.dest}.source`);
       return true;
     } catch {
       this.abandon();

@@ -202,7 +202,7 @@ describe('decompressed copies (the decode cache)', () => {
     assert.equal(first.from, 'gz-cached');
     const copy = join(cache, FASHION_FILES.testImages.name);
     assert.equal(readFileSync(copy).length, FASHION_FILES.testImages.bytes);
-    assert.deepEqual(readdirSync(cache), [FASHION_FILES.testImages.name], 'no temporary file left behind');
+    assert.deepEqual(readdirSync(cache).sort(), [FASHION_FILES.testImages.name, FASHION_FILES.testImages.name + '.source'], 'no temporary file left behind');
     const second = await stream(DEBIAN_DIR, cache);
     assert.equal(second.from, 'cache');
     assert.ok(second.bytes.equals(first.bytes));
@@ -214,6 +214,12 @@ describe('decompressed copies (the decode cache)', () => {
     assert.equal(third.from, 'gz-cached');
     assert.ok(third.bytes.equals(first.bytes), 'the bytes passed on are the published ones');
     assert.equal((await stream(DEBIAN_DIR, cache)).from, 'cache');
+    // A copy stands for the .gz it came from: a truncated .gz elsewhere is not masked by it.
+    const other = mkdtempSync(join(tmpdir(), 'hpo-gz-'));
+    const gz = readFileSync(join(DEBIAN_DIR, FASHION_FILES.testImages.name + '.gz'));
+    writeFileSync(join(other, FASHION_FILES.testImages.name + '.gz'), gz.subarray(0, gz.length >> 1));
+    await assert.rejects(stream(other, cache), (e: unknown) => e instanceof DatasetError && /truncated or corrupt/.test(e.message));
+    assert.equal((await stream(DEBIAN_DIR, cache)).from, 'cache', "the failed decode left the good .gz's copy in place");
   });
 
   it('runs without a copy when the cache cannot be written, or is off', { skip: !have && 'needs dataset-fashion-mnist' }, async () => {

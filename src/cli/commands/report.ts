@@ -1,7 +1,6 @@
 /** hpo report: write a study's self-contained HTML report. */
 import type { Argv } from 'yargs';
 import { UsageError } from '../../errors.js';
-import { writeReport } from '../../report/write-report.js';
 import { findStudy, withStorage } from '../common.js';
 
 export interface ReportArgs {
@@ -21,6 +20,8 @@ export async function reportCommand(a: ReportArgs): Promise<void> {
   if (!a.out.trim()) throw new UsageError('--out must name a file');
   await withStorage(a.storage, async (storage) => {
     const study = await findStudy(storage, a.study);
+    // Loaded here, not with the CLI: every other command starts without the report code.
+    const { writeReport } = await import('../../report/write-report.js');
     const r = await writeReport(storage, study.name, a.out);
     process.stdout.write(`wrote ${r.path} (${r.trials} trials, ${Math.max(1, Math.round(r.bytes / 1024))} KiB)\n`);
   });
