@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { createRequire } from 'node:module';
-import { describeSource, locateFashionMnist } from '../../data/fashion-mnist.js';
+import { decodedCacheDir, describeSource, locateFashionMnist } from '../../data/fashion-mnist.js';
 import { errorMessage } from '../../errors.js';
 import { describeBackend, loadBackend, type BackendName } from '../../training/backend.js';
 import { datasetSharing } from '../../training/shared-dataset.js';
@@ -55,6 +55,7 @@ export async function infoCommand(a: { storage: string; backend: string; json: b
     intraOpThreadsPerWorker: pools.intraOp,
     interOpThreadsPerWorker: pools.interOp,
   };
+  info['datasetCache'] = decodedCacheDir() ?? null;
   try {
     const found = locateFashionMnist({ dataDir: a['data-dir'] });
     info['dataset'] = found ? { dir: found.dir, source: found.source, from: describeSource(found.source) }
@@ -120,6 +121,7 @@ export async function infoCommand(a: { storage: string; backend: string; json: b
   lines.push(`threads: ${String(t['cpus'])} CPUs (${String(t['cpuModel'])}), default ${String(t['defaultWorkers'])} workers x ${String(t['intraOpThreadsPerWorker'])} intra-op / ${String(t['interOpThreadsPerWorker'])} inter-op thread(s)`);
   const d = info['dataset'] as Record<string, unknown>;
   lines.push(`dataset: ${d['dir'] ? `${String(d['dir'])} (${String(d['from'])})` : String(d['error'] ?? d['note'])}`);
+  lines.push(`  decompressed copies: ${info['datasetCache'] === null ? 'none (HPO_CACHE_DIR=off)' : String(info['datasetCache'])}`);
   const st = info['storage'] as Record<string, unknown>;
   lines.push(`storage: ${String(st['location'])}${st['kind'] ? ` (${String(st['kind'])}, ${String(st['studies'])} studies)` : ` (${String(st['error'] ?? st['note'])})`}`);
   lines.push(`node ${process.version}; ${Object.entries(info['packages'] as Record<string, string | null>).map(([n, x]) => `${n} ${x ?? '-'}`).join(', ')}`);
