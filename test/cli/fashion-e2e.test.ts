@@ -83,7 +83,9 @@ describe('kill -9 in the middle of a study, then resume', { skip }, () => {
     const N = 6;
     // --pack 1: trials finish one by one, so the kill lands between completions (a packed
     // study's kill -9 is tested in test/study/pack-runner.test.ts).
-    const args = ['run', '--study', 'crash', '--storage', db, '--model', 'softmax', '--trials', String(N), '--epochs', '3', '--train-subset', '4000', '--workers', '2', '--seed', '11', '--pack', '1'];
+    // All 60k images: a trial takes ~0.4 s, so the study lasts long enough to be killed
+    // between completions (on 4000 images the whole study took a few polls).
+    const args = ['run', '--study', 'crash', '--storage', db, '--model', 'softmax', '--trials', String(N), '--epochs', '3', '--workers', '2', '--seed', '11', '--pack', '1'];
     // Wait until at least two trials completed and some are running, then kill -9.
     await killWhen(
       args,
@@ -93,7 +95,7 @@ describe('kill -9 in the middle of a study, then resume', { skip }, () => {
         const done = rows.filter((t) => t.state === 'completed').length;
         return done >= 2 && done < N && rows.some((t) => t.state === 'running');
       },
-      { pollMs: 200 },
+      { pollMs: 20 },
     );
     const before = trials(db);
     const completedBefore = before.filter((t) => t.state === 'completed');
