@@ -206,15 +206,14 @@ static void blocked(int M, int N, int K, const float* A, bool transA, const floa
 // packed, one vector per k. Packing A would copy the biggest operand for a few FMAs per
 // element. Same sums in the same order as `blocked` (k in order within KC blocks; C = the
 // first block's sum, then C += each later block's), so the bits are the same as there.
-// A plain B (rows of N floats) is read in place, one partial vector per k (lanes past N are
-// zero, as packing would have made them), except its last row when N < VL, which would be
-// read past its end: that block is packed.
+// A plain B (rows of N floats) is read in place too, one masked load per k (lanes past N
+// zero, as packing would have made them; nothing past the row is read).
 static void narrowDirect(int M, int N, int K, const float* A, const float* B, bool transB, float* C, Scratch& scratch) {
   constexpr int R = 2 * MR;
   float* bp = scratch.b;
   for (int k0 = 0; k0 < K; k0 += KC) {
     const int kc = K - k0 < KC ? K - k0 : KC;
-    const bool inPlace = !transB && (N == VL || k0 + kc < K);
+    const bool inPlace = !transB;
     if (!inPlace) packB<VL>(B, transB, K, N, k0, kc, 0, N, bp);
     for (int i0 = 0; i0 < M; i0 += R) {
       const int rows = M - i0 < R ? M - i0 : R;

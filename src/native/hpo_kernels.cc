@@ -115,8 +115,8 @@ void fail(TF_OpKernelContext* ctx, const std::string& msg) {
 // the pack's new weights, ...), and fresh memory is dear on the VMs we measure on (a page
 // fault costs about 14 us, 3.5 ms for one 1 MB block): handing the same buffers back keeps
 // them mapped and in cache. Whatever malloc does with TensorFlow's own allocations, ours
-// never come back as new pages. Bounded: buffers above 16 MiB are not kept, nor more than
-// 48 MiB in all (a step's sizes take a few MB).
+// never come back as new pages. Bounded: buffers above 4 MiB are not kept, nor more than
+// 16 MiB in all (a step's sizes take a few MB; 48 MiB kept the MLP study's peak 80 MB higher).
 class BufferPool {
  public:
   void* take(size_t bytes) {
@@ -148,8 +148,8 @@ class BufferPool {
 
  private:
   static constexpr size_t kAlign = 64;  // TensorFlow copies a buffer that is less aligned
-  static constexpr size_t kMaxBuffer = size_t{16} << 20;
-  static constexpr size_t kMaxKept = size_t{48} << 20;
+  static constexpr size_t kMaxBuffer = size_t{4} << 20;
+  static constexpr size_t kMaxKept = size_t{16} << 20;
   static size_t rounded(size_t bytes) { return bytes == 0 ? kAlign : (bytes + kAlign - 1) / kAlign * kAlign; }
   std::mutex m_;
   std::unordered_map<size_t, std::vector<void*>> free_;
