@@ -116,17 +116,19 @@ void fail(TF_OpKernelContext* ctx, const std::string& msg) {
 // fault costs about 14 us, 3.5 ms for one 1 MB block): handing the same buffers back keeps
 // them mapped and in cache. Whatever malloc does with TensorFlow's own allocations, ours
 // never come back as new pages. Bounded: buffers above 4 MiB are not kept, nor more than
-// 16 MiB in all (a step's sizes take a few MB; 48 MiB kept the MLP study's peak 80 MB higher).
+// 16 MiB in all (a step's sizes take a few MB; 48 MiB kept the MLP study's peak 80 MB
+// higher), the sizes used longest ago making room for the others.
 class BufferPool {
  public:
   void* take(size_t bytes) {
     const size_t size = rounded(bytes);
     {
       std::lock_guard<std::mutex> lock(m_);
-      auto it = free_.find(size);
-      if (it != free_.end() && !it->second.empty()) {
-        void* p = it->second.back();
-        it->second.pop_back();
+      Bucket& b = free_[size];
+      b.used = ++clock_;
+      if (!b.buffers.empty()) {
+        void* p = b.buffers.back();
+        b.buffers.pop_back();
         kept_ -= size;
         return p;
       }
@@ -135,25 +137,48 @@ class BufferPool {
   }
   void give(void* p, size_t bytes) {
     const size_t size = rounded(bytes);
+    std::vector<void*> evicted;
     {
       std::lock_guard<std::mutex> lock(m_);
-      if (size <= kMaxBuffer && kept_ + size <= kMaxKept) {
-        free_[size].push_back(p);
-        kept_ += size;
-        return;
+      if (size > kMaxBuffer) {
+        evicted.push_back(p);
+      } else {
+        // Room is made by dropping the buffers of the sizes used longest ago: a study moves
+        // on to other shapes (another model, batch size or pack), and stale sizes must not
+        // keep the current ones out.
+        while (kept_ + size > kMaxKept) {
+          auto oldest = free_.end();
+          for (auto it = free_.begin(); it != free_.end(); ++it)
+            if (it->first != size && !it->second.buffers.empty() && (oldest == free_.end() || it->second.used < oldest->second.used)) oldest = it;
+          if (oldest == free_.end()) break;
+          for (void* q : oldest->second.buffers) evicted.push_back(q);
+          kept_ -= oldest->first * oldest->second.buffers.size();
+          oldest->second.buffers.clear();
+        }
+        if (kept_ + size <= kMaxKept) {
+          free_[size].buffers.push_back(p);
+          kept_ += size;
+        } else {
+          evicted.push_back(p);
+        }
       }
     }
-    std::free(p);
+    for (void* q : evicted) std::free(q);
   }
 
  private:
+  struct Bucket {
+    std::vector<void*> buffers;
+    uint64_t used = 0;  // clock_ at the last take of this size
+  };
   static constexpr size_t kAlign = 64;  // TensorFlow copies a buffer that is less aligned
   static constexpr size_t kMaxBuffer = size_t{4} << 20;
   static constexpr size_t kMaxKept = size_t{16} << 20;
   static size_t rounded(size_t bytes) { return bytes == 0 ? kAlign : (bytes + kAlign - 1) / kAlign * kAlign; }
   std::mutex m_;
-  std::unordered_map<size_t, std::vector<void*>> free_;
+  std::unordered_map<size_t, Bucket> free_;
   size_t kept_ = 0;
+  uint64_t clock_ = 0;
 };
 BufferPool* pool = new BufferPool;  // never destroyed: TensorFlow may free tensors at exit
 
