@@ -751,20 +751,23 @@ napi_value throwError(napi_env env, const char* msg) {
   return nullptr;
 }
 
-bool float32Array(napi_env env, napi_value v, float** data, size_t* length) {
+// A TypedArray argument: its element type, element count and data, or false when v is not one.
+bool typedArray(napi_env env, napi_value v, napi_typedarray_type* type, size_t* length, void** data) {
   bool is = false;
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
-  napi_typedarray_type type;
-  void* raw;
   napi_value buffer;
   size_t offset;
-  if (napi_get_typedarray_info(env, v, &type, length, &raw, &buffer, &offset) != napi_ok) return false;
-  if (type != napi_float32_array) return false;
+  return napi_get_typedarray_info(env, v, type, length, data, &buffer, &offset) == napi_ok;
+}
+
+bool float32Array(napi_env env, napi_value v, float** data, size_t* length) {
+  napi_typedarray_type type;
+  void* raw;
+  if (!typedArray(env, v, &type, length, &raw) || type != napi_float32_array) return false;
   *data = static_cast<float*>(raw);
   return true;
 }
 
-// sgemm(M, N, K, a: Float32Array, transA: boolean, b: Float32Array, transB: boolean, c: Float32Array)
 // prefault(view: a TypedArray) -> whether the kernel mapped the whole pages inside its
 // bytes writable in one call (MADV_POPULATE_WRITE, Linux 5.14+), instead of one fault per
 // page at first write. Only for fresh memory about to be written in full (the contents are
@@ -773,13 +776,10 @@ napi_value Prefault(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  bool is = false;
-  if (argc != 1 || napi_is_typedarray(env, argv[0], &is) != napi_ok || !is) return throwError(env, "prefault: expected a TypedArray");
   napi_typedarray_type type;
-  size_t length, offset;
+  size_t length;
   void* raw;
-  napi_value buffer;
-  napi_get_typedarray_info(env, argv[0], &type, &length, &raw, &buffer, &offset);
+  if (argc != 1 || !typedArray(env, argv[0], &type, &length, &raw)) return throwError(env, "prefault: expected a TypedArray");
   bool ok = false;
 #if defined(__linux__)
   constexpr int kPopulateWrite = 23;  // MADV_POPULATE_WRITE, absent from older headers
@@ -800,6 +800,7 @@ napi_value Prefault(napi_env env, napi_callback_info info) {
   return v;
 }
 
+// sgemm(M, N, K, a: Float32Array, transA: boolean, b: Float32Array, transB: boolean, c: Float32Array)
 napi_value Sgemm(napi_env env, napi_callback_info info) {
   size_t argc = 8;
   napi_value argv[8];
@@ -827,13 +828,10 @@ napi_value UnitFloats(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  bool is = false;
   napi_typedarray_type type;
-  size_t n = 0, offset;
+  size_t n = 0;
   void* raw = nullptr;
-  napi_value buffer;
-  if (argc != 2 || napi_is_typedarray(env, argv[0], &is) != napi_ok || !is ||
-      napi_get_typedarray_info(env, argv[0], &type, &n, &raw, &buffer, &offset) != napi_ok || type != napi_uint8_array)
+  if (argc != 2 || !typedArray(env, argv[0], &type, &n, &raw) || type != napi_uint8_array)
     return throwError(env, "unitFloats: expected (Uint8Array, Float32Array)");
   float* out;
   size_t m;
@@ -849,13 +847,10 @@ napi_value RegisterPixels(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  bool is = false;
-  if (argc != 1 || napi_is_typedarray(env, argv[0], &is) != napi_ok || !is) return throwError(env, "registerPixels: expected a Uint8Array");
   napi_typedarray_type type;
-  size_t length, offset;
+  size_t length;
   void* raw;
-  napi_value buffer;
-  napi_get_typedarray_info(env, argv[0], &type, &length, &raw, &buffer, &offset);
+  if (argc != 1 || !typedArray(env, argv[0], &type, &length, &raw)) return throwError(env, "registerPixels: expected a Uint8Array");
   if (type != napi_uint8_array || length % kPixels != 0 || length == 0) return throwError(env, "registerPixels: expected a Uint8Array of whole 784-byte images");
   const PixelSource ps{static_cast<const uint8_t*>(raw), static_cast<int64_t>(length / kPixels)};
   int32_t id = -1;

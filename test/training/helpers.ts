@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import type { FashionData, Tf } from '../../src/training/data.js';
+import type { SharedFashionMnist } from '../../src/data/fashion-mnist.js';
 import { loadBackend } from '../../src/training/backend.js';
 
 const require = createRequire(import.meta.url);
@@ -71,4 +72,26 @@ export function syntheticData(nTrain: number, nTest: number, seed = 1): FashionD
   const [trainImages, trainLabels] = make(nTrain);
   const [testImages, testLabels] = make(nTest);
   return { trainImages, trainLabels, testImages, testLabels };
+}
+
+/**
+ * `data` as the main thread shares Fashion-MNIST with its pool (SharedFashionMnist: each
+ * array copied into a SharedArrayBuffer), for shareFashionDataset.
+ */
+export function sharedCopy(data: FashionData): SharedFashionMnist {
+  const toShared = (a: Uint8Array): SharedArrayBuffer => {
+    const s = new SharedArrayBuffer(a.length);
+    new Uint8Array(s).set(a);
+    return s;
+  };
+  return {
+    trainImages: toShared(data.trainImages!),
+    trainLabels: toShared(data.trainLabels),
+    testImages: toShared(data.testImages!),
+    testLabels: toShared(data.testLabels),
+    nTrain: data.trainLabels.length,
+    nTest: data.testLabels.length,
+    dir: '-',
+    source: 'flag',
+  };
 }

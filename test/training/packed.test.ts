@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { testTf, loadFashionSubset, syntheticData } from './helpers.js';
+import { testTf, loadFashionSubset, sharedCopy, syntheticData } from './helpers.js';
 import { fashionTensors, releaseFashionTensors, type FashionData } from '../../src/training/data.js';
 import { fashionDataOf, shareFashionDataset } from '../../src/training/shared-dataset.js';
 import { getModel } from '../../src/training/models/index.js';
@@ -311,21 +311,7 @@ test('with tfjs-hpo GEMM, packed trials are bit-identical to trials alone', { sk
 // and a chaotic learning rate (0.9) included.
 test('the fused packed softmax step (images as bytes) is bit-identical to trials alone', { skip: !gemm && 'needs the tensorflow backend with tfjs-hpo kernels' }, () => {
   const base = tf.memory().numTensors;
-  const toShared = (a: Uint8Array): SharedArrayBuffer => {
-    const s = new SharedArrayBuffer(a.length);
-    new Uint8Array(s).set(a);
-    return s;
-  };
-  const ds = {
-    trainImages: toShared(data.trainImages!),
-    trainLabels: toShared(data.trainLabels),
-    testImages: toShared(data.testImages!),
-    testLabels: toShared(data.testLabels),
-    nTrain: data.trainLabels.length,
-    nTest: data.testLabels.length,
-    dir: '-',
-    source: 'flag' as const,
-  };
+  const ds = sharedCopy(data);
   const bytes = fashionDataOf(shareFashionDataset(ds, ['flat1'], 'tensorflow'));
   assert.ok(bytes.shared?.flat1?.trainBytes, 'the images are shared as bytes');
   assert.ok(fashionTensors(tf, bytes, 'flat1', 1605).trainSource, 'the fused step has its pixel source');

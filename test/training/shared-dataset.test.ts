@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { testTf, syntheticData } from './helpers.js';
+import { testTf, sharedCopy, syntheticData } from './helpers.js';
 import {
   buildSharedLayout,
   fashionTensors,
@@ -139,21 +139,7 @@ test('zeroCopyOffset: libtensorflow reads the shared memory in place at the offs
 
 test('shareFashionDataset reports whether the backend reads the layout in place', () => {
   const raw = syntheticData(64, 16, 3);
-  const toShared = (a: Uint8Array): SharedArrayBuffer => {
-    const s = new SharedArrayBuffer(a.length);
-    new Uint8Array(s).set(a);
-    return s;
-  };
-  const ds = {
-    trainImages: toShared(raw.trainImages!),
-    trainLabels: toShared(raw.trainLabels),
-    testImages: toShared(raw.testImages!),
-    testLabels: toShared(raw.testLabels),
-    nTrain: 64,
-    nTest: 16,
-    dir: '-',
-    source: 'flag' as const,
-  };
+  const ds = sharedCopy(raw);
   assert.equal(shareFashionDataset(ds, ['flat1'], 'cpu').zeroCopy, true);
   assert.equal(shareFashionDataset(ds, ['flat1'], 'wasm').zeroCopy, false);
   const none = shareFashionDataset(ds, [], 'cpu');
