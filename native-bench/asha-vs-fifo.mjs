@@ -7,13 +7,8 @@ import { mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { backendLine, hpo, machineLine, writeSection } from './results.mjs';
+import { backendLine, hpo, machineLine, opt, writeSection } from './results.mjs';
 
-const argv = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : dflt;
-};
 const model = opt('model', 'mlp');
 const trials = Number(opt('trials', '24'));
 const maxEpochs = Number(opt('max-epochs', '8'));

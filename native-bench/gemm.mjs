@@ -9,14 +9,10 @@
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machineLine, writeSection } from './results.mjs';
+import { machineLine, opt, writeSection } from './results.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
 const rounds = Number(opt('rounds', '3'));
 
 const { loadBackend } = await import(path.join(root, 'dist/src/training/backend.js'));
@@ -40,8 +36,8 @@ const CASES = [
   ['LeNet b64 conv1 im2col: cols W', 0, 64 * 784, 6, 25, false, false],
   ['LeNet b64 conv1 filter grad', 0, 25, 6, 64 * 784, true, false],
   ['LeNet b64 conv2 im2col: cols W', 0, 64 * 100, 16, 150, false, false],
-  ['packed softmax K=8 b16: x Wt^T', 8, 16, 10, 785, false, true],
-  ['packed softmax K=8 b16: d^T x', 8, 10, 785, 16, true, false],
+  ['packed softmax K=8 b16: x W', 8, 16, 10, 785, false, false],
+  ['packed softmax K=8 b16: x^T d', 8, 785, 10, 16, true, false],
   ['packed MLP K=4 b256 H128: x W1', 4, 256, 128, 785, false, false],
 ];
 

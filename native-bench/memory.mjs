@@ -17,7 +17,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { backendLine, CLI, hpoInfo, machineLine, writeSection } from './results.mjs';
+import { backendLine, CLI, hpoInfo, machineLine, median, writeSection } from './results.mjs';
 
 const DIST = new URL('../dist/src/', import.meta.url);
 
@@ -66,10 +66,6 @@ async function threadStartChild(workers) {
 
 // ---------------------------------------------------------------- parent
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /** Peak RSS (kB) and wall time of one `hpo run`. */
 async function peakRss(args) {

@@ -11,16 +11,12 @@
 // machine is shared. Writes the "## Trial packing" section of native-bench/RESULTS.md.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machineLine, writeSection } from './results.mjs';
+import { machineLine, opt, writeSection } from './results.mjs';
 
 process.env.TF_CPP_MIN_LOG_LEVEL = '2';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
 const ks = opt('ks', '1,2,4,8,16').split(',').map(Number);
 const rounds = Number(opt('rounds', '3'));
 const only = opt('cases', 'softmax,mlp,lenet').split(',');

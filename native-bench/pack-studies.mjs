@@ -10,13 +10,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { backendLine, hpo, machineLine, writeSection } from './results.mjs';
+import { backendLine, hpo, machineLine, opt, writeSection } from './results.mjs';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
 const K = Number(opt('pack', '8'));
 const rounds = Number(opt('rounds', '2'));
 const only = opt('cases', 'acceptance,32').split(',');

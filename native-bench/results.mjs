@@ -23,6 +23,20 @@ export function machineLine(extra = []) {
   return `Machine: ${parts.join(', ')}. Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`;
 }
 
+/** The value after `--name` on this script's command line, or `dflt`. */
+export function opt(name, dflt) {
+  const argv = process.argv.slice(2);
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : dflt;
+}
+
+/** The median (the mean of the middle two for an even count). */
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
 /** Replace (or append) the section whose heading is `## ${title}`. */
 export function writeSection(title, body) {
   const heading = `## ${title}`;

@@ -14,14 +14,10 @@ import { HistoryReader } from '../dist/src/samplers/history.js';
 import { RandomSampler } from '../dist/src/samplers/random-sampler.js';
 import { SqliteStorage } from '../dist/src/storage/sqlite.js';
 import { parseSpace } from '../dist/src/space/distribution.js';
-import { machineLine, writeSection } from './results.mjs';
+import { machineLine, median, opt, writeSection } from './results.mjs';
 import { branin, hartmann6, learningCurve, learningCurveOptimum } from './search-problems.mjs';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
 const SEEDS = Number(opt('seeds', 20));
 const SAMPLERS = opt('samplers', 'random,tpe,tpe-multivariate,gp').split(',');
 const PROBLEMS = opt('problems', 'branin,hartmann6,lc').split(',');
@@ -37,11 +33,6 @@ const OPTUNA = {
   'hartmann6:100': [1.199, 0.254, 0.188],
 };
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /** Best value among trials 1..k for each k in `budgets`: with one worker, trial k depends only on trials before it. */
 async function runOne(problem, sampler, seed, trials) {

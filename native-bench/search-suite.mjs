@@ -10,25 +10,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createSampler } from '../dist/src/samplers/registry.js';
 import { parseSpace } from '../dist/src/space/distribution.js';
-import { machineLine, writeSection } from './results.mjs';
+import { machineLine, median, opt, writeSection } from './results.mjs';
 import { learningCurveOptimum, suite } from './search-problems.mjs';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
 const SEEDS = Number(opt('seeds', 100));
 const SAMPLERS = opt('samplers', 'tpe,tpe-multivariate').split(',');
 const WRITE = !args.includes('--no-write');
 const optunaFile = new URL('./optuna-suite.json', import.meta.url);
 const optuna = existsSync(optunaFile) ? JSON.parse(readFileSync(optunaFile, 'utf8')) : undefined;
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 const results = {};
 for (const sampler of SAMPLERS) {

@@ -16,17 +16,13 @@ import os from 'node:os';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuModel, writeSection } from './results.mjs';
+import { cpuModel, opt, writeSection } from './results.mjs';
 import { lineChild, pythonPath, requirePython, singleThreadEnv, warnUnlessOpenBlas } from './peer.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const require = createRequire(path.join(root, 'package.json'));
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
 
 // name, model, params, batch, steps per timed run per backend
 const CASES = [

@@ -22,7 +22,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { backendLine, CLI, hpoInfo, machineLine, writeSection } from './results.mjs';
+import { backendLine, CLI, hpoInfo, machineLine, median, writeSection } from './results.mjs';
 import { pythonPath, requirePython, singleThreadEnv, warnUnlessOpenBlas } from './peer.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -160,11 +160,6 @@ function configsFor(job, seed) {
   return probed.get(key);
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const mb = (kb) => `${Math.round(kb / 1024)} MB`;
 
 const results = {};

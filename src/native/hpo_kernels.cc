@@ -760,6 +760,15 @@ bool typedArray(napi_env env, napi_value v, napi_typedarray_type* type, size_t* 
   return napi_get_typedarray_info(env, v, type, length, data, &buffer, &offset) == napi_ok;
 }
 
+// The one argument of a call when it is a Uint8Array: its bytes and their count.
+bool onlyUint8Array(napi_env env, napi_callback_info info, void** data, size_t* length) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  napi_typedarray_type type;
+  return argc == 1 && typedArray(env, argv[0], &type, length, data) && type == napi_uint8_array;
+}
+
 bool float32Array(napi_env env, napi_value v, float** data, size_t* length) {
   napi_typedarray_type type;
   void* raw;
@@ -768,31 +777,20 @@ bool float32Array(napi_env env, napi_value v, float** data, size_t* length) {
   return true;
 }
 
-// prefault(view: a TypedArray) -> whether the kernel mapped the whole pages inside its
-// bytes writable in one call (MADV_POPULATE_WRITE, Linux 5.14+), instead of one fault per
-// page at first write. Only for fresh memory about to be written in full (the contents are
-// kept either way). False where unsupported; nothing changes then.
+// prefault(bytes: a Uint8Array) -> whether the kernel mapped the whole pages inside it
+// writable in one call (MADV_POPULATE_WRITE, Linux 5.14+), instead of one fault per page at
+// first write. Only for fresh memory about to be written in full (the contents are kept
+// either way). False where unsupported; nothing changes then.
 napi_value Prefault(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  napi_typedarray_type type;
   size_t length;
   void* raw;
-  if (argc != 1 || !typedArray(env, argv[0], &type, &length, &raw)) return throwError(env, "prefault: expected a TypedArray");
+  if (!onlyUint8Array(env, info, &raw, &length)) return throwError(env, "prefault: expected a Uint8Array");
   bool ok = false;
 #if defined(__linux__)
   constexpr int kPopulateWrite = 23;  // MADV_POPULATE_WRITE, absent from older headers
-  size_t elem = 1;
-  switch (type) {
-    case napi_int16_array: case napi_uint16_array: elem = 2; break;
-    case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
-    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
-    default: elem = 1;
-  }
   const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   const uintptr_t from = (reinterpret_cast<uintptr_t>(raw) + page - 1) / page * page;
-  const uintptr_t to = (reinterpret_cast<uintptr_t>(raw) + length * elem) / page * page;
+  const uintptr_t to = (reinterpret_cast<uintptr_t>(raw) + length) / page * page;
   ok = to > from && madvise(reinterpret_cast<void*>(from), to - from, kPopulateWrite) == 0;
 #endif
   napi_value v;
@@ -844,14 +842,10 @@ napi_value UnitFloats(napi_env env, napi_callback_info info) {
 // a SharedArrayBuffer the process keeps) -> id for HpoGather*. The same memory and row
 // count get the same id in every thread.
 napi_value RegisterPixels(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  napi_typedarray_type type;
   size_t length;
   void* raw;
-  if (argc != 1 || !typedArray(env, argv[0], &type, &length, &raw)) return throwError(env, "registerPixels: expected a Uint8Array");
-  if (type != napi_uint8_array || length % kPixels != 0 || length == 0) return throwError(env, "registerPixels: expected a Uint8Array of whole 784-byte images");
+  if (!onlyUint8Array(env, info, &raw, &length) || length % kPixels != 0 || length == 0)
+    return throwError(env, "registerPixels: expected a Uint8Array of whole 784-byte images");
   const PixelSource ps{static_cast<const uint8_t*>(raw), static_cast<int64_t>(length / kPixels)};
   int32_t id = -1;
   {

@@ -207,6 +207,11 @@ export class SqliteStorage implements Storage {
     }
   }
 
+  /** Inside a transaction: throws StorageError when no study has this id. */
+  private requireStudy(studyId: number): void {
+    if (this.st('studyExists').get(studyId) === undefined) throw new StorageError(`sqlite ${this.location}: no study with id ${studyId}`);
+  }
+
   private st(name: string): Stmt {
     if (this.closed) throw new StorageError(`sqlite ${this.location}: storage is closed`);
     const s = this.stmts[name];
@@ -268,9 +273,7 @@ export class SqliteStorage implements Storage {
     return this.run(`claimTrial study ${req.studyId}`, () =>
       this.db
         .transaction((): TrialRecord | null => {
-          if (this.st('studyExists').get(req.studyId) === undefined) {
-            throw new StorageError(`sqlite ${this.location}: no study with id ${req.studyId}`);
-          }
+          this.requireStudy(req.studyId);
           const token = req.token ?? null;
           if (token !== null) {
             const mine = this.st('byToken').get(req.studyId, token, req.owner) as TrialRow | undefined;
@@ -302,9 +305,7 @@ export class SqliteStorage implements Storage {
     return this.run(`enqueueTrial study ${studyId}`, () =>
       this.db
         .transaction(() => {
-          if (this.st('studyExists').get(studyId) === undefined) {
-            throw new StorageError(`sqlite ${this.location}: no study with id ${studyId}`);
-          }
+          this.requireStudy(studyId);
           this.st('enqueue').run(studyId, JSON.stringify(params));
           return (this.st('queueCount').get(studyId) as { n: number }).n;
         })
@@ -317,9 +318,7 @@ export class SqliteStorage implements Storage {
     return this.run(`enqueueTrials study ${studyId}`, () =>
       this.db
         .transaction(() => {
-          if (this.st('studyExists').get(studyId) === undefined) {
-            throw new StorageError(`sqlite ${this.location}: no study with id ${studyId}`);
-          }
+          this.requireStudy(studyId);
           let added = 0;
           for (const it of items) {
             // A key seen before: queued by an earlier call, skip.

@@ -43,8 +43,8 @@ export interface HpoKernelsAddon {
   dropoutStream(id: number, state: readonly number[], threshold: number, keep: number): number;
   /** out[i] = bytes[i] / 255 with the vector body the pixel gathers use (for tests). */
   unitFloats(bytes: Uint8Array, out: Float32Array): void;
-  /** Maps the whole pages inside `view` writable in one call (Linux 5.14+); false where unsupported. */
-  prefault(view: ArrayBufferView): boolean;
+  /** Maps the whole pages inside `bytes` writable in one call (Linux 5.14+); false where unsupported. */
+  prefault(bytes: Uint8Array): boolean;
 }
 
 /** Status of the kernels in this thread, for `hpo info` and benchmarks. */

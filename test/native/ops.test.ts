@@ -70,3 +70,11 @@ test('HpoGatherFlat1 / HpoGatherImage give b / 255 for every byte value, and the
   }
   ops.delAll([src, idx]);
 });
+
+test('prefault maps a Uint8Array in place without changing it; anything else is refused', { skip }, () => {
+  const bytes = new Uint8Array(new SharedArrayBuffer(1 << 20)).fill(7);
+  assert.equal(typeof kernels!.prefault(bytes), 'boolean');
+  assert.ok(bytes.every((v) => v === 7), 'the contents are kept');
+  assert.throws(() => kernels!.prefault(new Float32Array(4) as unknown as Uint8Array), /prefault: expected a Uint8Array/);
+  assert.throws(() => kernels!.registerPixels(new Uint8Array(100)), /whole 784-byte images/);
+});

@@ -52,20 +52,7 @@ export class SoftmaxNet implements Net {
   }
 
   nativeStep(ops: NativeOps, x: Handle, labels: Handle, s: StepScalars): void {
-    const W = ops.id(this.W);
-    const z = ops.matMul(x, W);
-    const g = ops.xentGrad(z, labels);
-    ops.del(z);
-    const d = ops.bin('Mul', g, ops.id(s.lrOverB));
-    ops.del(g);
-    let gw: Handle;
-    if (s.rows >= TRANSPOSED_GRAD_ROWS) {
-      const gt = ops.matMul(d, x, true, false);
-      gw = ops.transpose(gt);
-      ops.del(gt);
-    } else gw = ops.matMul(x, d, true, false);
-    ops.del(d);
-    ops.setVariable(this.tf, this.W, ops.subFree(W, gw));
+    softmaxNativeStep(ops, this.tf, this.W, x, labels, s.lrOverB, s.rows >= TRANSPOSED_GRAD_ROWS);
   }
 
   autogradStep(x: tfTypes.Tensor, y: tfTypes.Tensor2D, s: StepScalars): void {
@@ -76,6 +63,29 @@ export class SoftmaxNet implements Net {
   dispose(): void {
     this.W.dispose();
   }
+}
+
+/**
+ * The lean step on raw eager handles, for one net (W [785, 10], x [B, 785]) or a pack of
+ * them (W [K, 785, 10], x [K, B, 785], lrOverB [K, 1, 1]): z = x W; d = xent'(z) lr/B;
+ * W <- W - x^T d, the gradient computed as (d^T x)^T when `transposedGrad` (a single net
+ * only; the same bits, see TRANSPOSED_GRAD_ROWS).
+ */
+export function softmaxNativeStep(ops: NativeOps, tf: Tf, variable: tfTypes.Variable, x: Handle, labels: Handle, lrOverB: tfTypes.Tensor, transposedGrad: boolean): void {
+  const W = ops.id(variable);
+  const z = ops.matMul(x, W);
+  const g = ops.xentGrad(z, labels);
+  ops.del(z);
+  const d = ops.bin('Mul', g, ops.id(lrOverB));
+  ops.del(g);
+  let gw: Handle;
+  if (transposedGrad) {
+    const gt = ops.matMul(d, x, true, false);
+    gw = ops.transpose(gt);
+    ops.del(gt);
+  } else gw = ops.matMul(x, d, true, false);
+  ops.del(d);
+  ops.setVariable(tf, variable, ops.subFree(W, gw));
 }
 
 /** d2l's softmax regression HPO example (chapter 19.1): tune the learning rate only. */

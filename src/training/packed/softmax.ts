@@ -3,7 +3,7 @@ import type { Params } from '../../space/distribution.js';
 import type { Tf } from '../data.js';
 import { deriveSeed } from '../../random.js';
 import { batchSize } from '../models/common.js';
-import { SoftmaxNet, softmaxModel } from '../models/softmax.js';
+import { SoftmaxNet, softmaxModel, softmaxNativeStep } from '../models/softmax.js';
 import { NO_ATTRS, type Handle, type NativeOps } from '../native-ops.js';
 import { batchMatMul, encodeSlot, replaceVariable, slot, stackSlots, withSingleNet, type PackedModelSpec, type PackedNet, type PackMember, type PackScalars } from './packed-net.js';
 
@@ -60,15 +60,7 @@ export class PackedSoftmaxNet implements PackedNet {
 
   /** SoftmaxNet.nativeStep per slot: z = x W; d = xent'(z) lr_k/B; W -= x^T d. */
   nativeStep(ops: NativeOps, x: Handle, labels: Handle, s: PackScalars): void {
-    const W = ops.id(this.W!);
-    const z = ops.matMul(x, W, false, false);
-    const g = ops.xentGrad(z, labels);
-    ops.del(z);
-    const d = ops.bin('Mul', g, ops.id(s.lrOverB));
-    ops.del(g);
-    const gw = ops.matMul(x, d, true, false);
-    ops.del(d);
-    ops.setVariable(this.tf, this.W!, ops.subFree(W, gw));
+    softmaxNativeStep(ops, this.tf, this.W!, x, labels, s.lrOverB, false);
   }
 
   /** nativeStep in one HpoSoftmaxSgd op per minibatch (gather, both products, gradient, update). */
