@@ -49,6 +49,43 @@ static inline void storePrefix(float* p, vf v, int n) {
 #endif
 }
 
+using hpo::Epilogue;
+
+// The epilogue (gemm.h) on n (0 < n <= VL) final values v, e the epilogue operand at their
+// place: the lanes past n are never stored, and nothing past e + n is read.
+static inline vf finish(vf v, Epilogue ep, const float* e, int n) {
+  const vf zero = vf{};
+  switch (ep) {
+    case Epilogue::None:
+      return v;
+    case Epilogue::SubFrom:
+      return loadPrefix(e, n) - v;
+    case Epilogue::Relu:
+      return v > zero ? v : zero;
+    case Epilogue::ReluMask:
+      return (v > zero ? v : zero) * loadPrefix(e, n);
+    case Epilogue::ReluGrad:
+      return v * (loadPrefix(e, n) > zero ? zero + 1.f : zero);
+  }
+  return v;
+}
+// The same for one value.
+static inline float finish1(float v, Epilogue ep, const float* e) {
+  switch (ep) {
+    case Epilogue::None:
+      return v;
+    case Epilogue::SubFrom:
+      return *e - v;
+    case Epilogue::Relu:
+      return v > 0.f ? v : 0.f;
+    case Epilogue::ReluMask:
+      return (v > 0.f ? v : 0.f) * *e;
+    case Epilogue::ReluGrad:
+      return v * (*e > 0.f ? 1.f : 0.f);
+  }
+  return v;
+}
+
 // Packs rows [i0, i0+mc) x cols [k0, k0+kc) of op(A) into R-row slivers: for each
 // sliver, kc groups of R values (one per row), rows past mc padded with zeros.
 template <int R>
@@ -106,12 +143,14 @@ static void packB(const float* B, bool transB, int K, int N, int k0, int kc, int
 }
 
 // An R x (NV vectors) tile: acc[r][v] = sum over k of a[k][r] * b[k][v], one accumulator
-// per element of C, k in order, then C = acc (first K block) or C += acc (later blocks).
+// per element of C, k in order, then C = acc (first K block) or C += acc (later blocks),
+// through the epilogue `ep` (None but on the last K block; E: the operand at C's place).
 // Every tile shape adds the same terms in the same order, so an element's bits do not
 // depend on the tile it falls in.
 // `b` advances by `sb` floats per k: W for a packed panel, N for a plain B read in place.
 template <int R, int NV>
-static inline void micro(int kc, const float* __restrict a, const float* __restrict b, int sb, float* C, int ldc, int rows, int cols, bool accumulate) {
+static inline void micro(int kc, const float* __restrict a, const float* __restrict b, int sb, float* C, int ldc, int rows, int cols, bool accumulate,
+                         Epilogue ep, const float* E) {
   constexpr int W = NV * VL;
   vf acc[R][NV];
 #pragma GCC unroll 32
@@ -134,18 +173,23 @@ static inline void micro(int kc, const float* __restrict a, const float* __restr
 #pragma GCC unroll 32
     for (int r = 0; r < R; ++r) {
       float* c = C + (size_t)r * ldc;
+      const float* e = E + (size_t)r * ldc;
 #pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) store(c + v * VL, accumulate ? load(c + v * VL) + acc[r][v] : acc[r][v]);
+      for (int v = 0; v < NV; ++v) store(c + v * VL, finish(accumulate ? load(c + v * VL) + acc[r][v] : acc[r][v], ep, e + v * VL, VL));
     }
     return;
   }
   if (rows == R) {
     // Whole rows, the last vector partial (10 classes in 16 lanes, say): masked moves.
+#pragma GCC unroll 32
     for (int r = 0; r < R; ++r) {
       float* c = C + (size_t)r * ldc;
-      for (int v = 0; v < NV && v * VL < cols; ++v) {
+      const float* e = E + (size_t)r * ldc;
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) {
+        if (v * VL >= cols) break;
         const int n = cols - v * VL < VL ? cols - v * VL : VL;
-        storePrefix(c + v * VL, accumulate ? loadPrefix(c + v * VL, n) + acc[r][v] : acc[r][v], n);
+        storePrefix(c + v * VL, finish(accumulate ? loadPrefix(c + v * VL, n) + acc[r][v] : acc[r][v], ep, e + v * VL, n), n);
       }
     }
     return;
@@ -156,7 +200,7 @@ static inline void micro(int kc, const float* __restrict a, const float* __restr
   for (int r = 0; r < rows; ++r)
     for (int c = 0; c < cols; ++c) {
       float* p = C + (size_t)r * ldc + c;
-      *p = accumulate ? *p + tile[r][c] : tile[r][c];
+      *p = finish1(accumulate ? *p + tile[r][c] : tile[r][c], ep, E + (size_t)r * ldc + c);
     }
 }
 
@@ -172,13 +216,15 @@ struct Scratch {
 
 // The blocked product with R-row, NV-vector tiles.
 template <int R, int NV>
-static void blocked(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C, Scratch& scratch) {
+static void blocked(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C, Epilogue ep, const float* E,
+                    Scratch& scratch) {
   constexpr int W = NV * VL;
   constexpr int MCr = R * (MC / R);
   for (int j0 = 0; j0 < N; j0 += NC) {
     const int nc = N - j0 < NC ? N - j0 : NC;
     for (int k0 = 0; k0 < K; k0 += KC) {
       const int kc = K - k0 < KC ? K - k0 : KC;
+      const Epilogue last = k0 + kc == K ? ep : Epilogue::None;
       // With at most two row tiles, each B panel is used once or twice, so packing it would
       // cost about what it saves: the whole tiles of a plain B are then read in place (row
       // stride N; the 256 x 785 input of a weight gradient d^T x, say), the rest packed.
@@ -193,7 +239,8 @@ static void blocked(int M, int N, int K, const float* A, bool transA, const floa
           const int sb = direct ? N : W;
           for (int ir = 0; ir < mc; ir += R) {
             const float* ap = scratch.a + (size_t)(ir / R) * kc * R;
-            micro<R, NV>(kc, ap, bp, sb, C + (size_t)(i0 + ir) * N + j0 + jr, N, mc - ir < R ? mc - ir : R, nc - jr < W ? nc - jr : W, k0 > 0);
+            const size_t at = (size_t)(i0 + ir) * N + j0 + jr;
+            micro<R, NV>(kc, ap, bp, sb, C + at, N, mc - ir < R ? mc - ir : R, nc - jr < W ? nc - jr : W, k0 > 0, last, E + at);
           }
         }
       }
@@ -208,11 +255,12 @@ static void blocked(int M, int N, int K, const float* A, bool transA, const floa
 // first block's sum, then C += each later block's), so the bits are the same as there.
 // A plain B (rows of N floats) is read in place too, one masked load per k (lanes past N
 // zero, as packing would have made them; nothing past the row is read).
-static void narrowDirect(int M, int N, int K, const float* A, const float* B, bool transB, float* C, Scratch& scratch) {
+static void narrowDirect(int M, int N, int K, const float* A, const float* B, bool transB, float* C, Epilogue ep, const float* E, Scratch& scratch) {
   constexpr int R = 2 * MR;
   float* bp = scratch.b;
   for (int k0 = 0; k0 < K; k0 += KC) {
     const int kc = K - k0 < KC ? K - k0 : KC;
+    const Epilogue last = k0 + kc == K ? ep : Epilogue::None;
     const bool inPlace = !transB;
     if (!inPlace) packB<VL>(B, transB, K, N, k0, kc, 0, N, bp);
     for (int i0 = 0; i0 < M; i0 += R) {
@@ -227,9 +275,13 @@ static void narrowDirect(int M, int N, int K, const float* A, const float* B, bo
 #pragma GCC unroll 32
         for (int r = 0; r < R; ++r) acc[r] += arow[r][k] * bv;
       }
-      for (int r = 0; r < rows; ++r) {
-        float* c = C + (size_t)(i0 + r) * N;
-        storePrefix(c, k0 > 0 ? loadPrefix(c, N) + acc[r] : acc[r], N);
+      // Unrolled, so that acc[r] names a register (a loop over the runtime `rows` would keep
+      // the accumulators in memory through the k loop).
+#pragma GCC unroll 32
+      for (int r = 0; r < R; ++r) {
+        if (r >= rows) break;
+        const size_t at = (size_t)(i0 + r) * N;
+        storePrefix(C + at, finish(k0 > 0 ? loadPrefix(C + at, N) + acc[r] : acc[r], last, E + at, N), N);
       }
     }
   }
@@ -260,24 +312,26 @@ void unitFloats(const unsigned char* bytes, int n, float* out) {
   for (; i < n; ++i) out[i] = static_cast<float>(bytes[i]) / 255.f;
 }
 
-void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C) {
+void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C, Epilogue ep, const float* E) {
+  // Epilogues without an operand never read E: C stands in, so that E + offset stays valid.
+  if (!E) E = C;
   static thread_local Scratch scratch;
   if (!scratch.a) {
     scratch.a = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * MC * KC));
     scratch.b = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * KC * NC));
   }
   if (K == 0) {
-    for (size_t i = 0; i < (size_t)M * N; ++i) C[i] = 0.f;
+    for (size_t i = 0; i < (size_t)M * N; ++i) C[i] = finish1(0.f, ep, E + i);
     return;
   }
   // Narrow products (N up to one vector: 10 classes, a few filters) take one-vector tiles
   // with twice the rows; wider ones two-vector tiles.
   if (N <= VL && !transA)
-    narrowDirect(M, N, K, A, B, transB, C, scratch);
+    narrowDirect(M, N, K, A, B, transB, C, ep, E, scratch);
   else if (N <= VL)
-    blocked<2 * MR, 1>(M, N, K, A, transA, B, transB, C, scratch);
+    blocked<2 * MR, 1>(M, N, K, A, transA, B, transB, C, ep, E, scratch);
   else
-    blocked<MR, 2>(M, N, K, A, transA, B, transB, C, scratch);
+    blocked<MR, 2>(M, N, K, A, transA, B, transB, C, ep, E, scratch);
 }
 
 }  // namespace GEMM_NS

@@ -46,7 +46,7 @@
 
 namespace hpo {
 
-using Fn = void (*)(int, int, int, const float*, bool, const float*, bool, float*);
+using Fn = void (*)(int, int, int, const float*, bool, const float*, bool, float*, Epilogue, const float*);
 using UnitFn = void (*)(const unsigned char*, int, float*);
 
 // TFJS_HPO_GEMM_ISA=avx2|baseline caps the choice (tests run every body on one machine).
@@ -79,8 +79,8 @@ static const char* chosen = nullptr;
 static UnitFn unitImpl = nullptr;
 static const Fn impl = pick(&chosen, &unitImpl);
 
-void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C) {
-  impl(M, N, K, A, transA, B, transB, C);
+void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, bool transB, float* C, Epilogue e, const float* E) {
+  impl(M, N, K, A, transA, B, transB, C, e, E);
 }
 
 const char* sgemmIsa() { return chosen; }

@@ -234,10 +234,15 @@ bool shapeOf(TF_Tensor* t, Operand* o) {
   return true;
 }
 
-template <bool TA, bool TB>
+// HpoMatMul{NN,NT,TN,TT}: op(a) op(b) for each matrix of a batch (rank 3; a batch of 1 is
+// broadcast). With an epilogue (gemm.h) that takes an operand, a third input e of the
+// output's shape: HpoMatMul..Sub gives e - op(a) op(b) (an SGD update), HpoMatMulNNReluMask
+// relu(a b) * e, HpoMatMulNTReluGrad (a b^T) * (e > 0); HpoMatMulNNRelu relu(a b).
+template <bool TA, bool TB, hpo::Epilogue EP = hpo::Epilogue::None>
 void matMulCompute(void*, TF_OpKernelContext* ctx) {
+  constexpr bool withOperand = EP == hpo::Epilogue::SubFrom || EP == hpo::Epilogue::ReluMask || EP == hpo::Epilogue::ReluGrad;
   Call call(ctx);
-  if (!call.fetch()) return;
+  if (!call.fetch(withOperand ? 3 : 2)) return;
   Input& a = call.in[0];
   Input& b = call.in[1];
   Operand sa, sb;
@@ -263,6 +268,17 @@ void matMulCompute(void*, TF_OpKernelContext* ctx) {
   const int rank = TF_NumDims(a.t);
   int64_t dims[3] = {batch, M, N};
   int64_t* outDims = rank == 3 ? dims : dims + 1;
+  const float* pe = nullptr;
+  if (withOperand) {
+    TF_Tensor* e = call.in[2].t;
+    bool same = TF_TensorType(e) == TF_FLOAT && TF_NumDims(e) == rank;
+    for (int i = 0; same && i < rank; ++i) same = TF_Dim(e, i) == outDims[i];
+    if (!same) {
+      fail(ctx, "HpoMatMul: the epilogue operand must be float32 of the product's shape");
+      return;
+    }
+    pe = static_cast<const float*>(TF_TensorData(e));
+  }
   TF_Tensor* out = call.output(outDims, rank);
   if (!out) return;
   const float* pa = static_cast<const float*>(TF_TensorData(a.t));
@@ -270,7 +286,7 @@ void matMulCompute(void*, TF_OpKernelContext* ctx) {
   float* pc = static_cast<float*>(TF_TensorData(out));
   const int64_t strideA = sa.batch == 1 ? 0 : M * K, strideB = sb.batch == 1 ? 0 : K * N;
   for (int64_t i = 0; i < batch; ++i)
-    hpo::sgemm(int(M), int(N), int(K), pa + i * strideA, TA, pb + i * strideB, TB, pc + i * M * N);
+    hpo::sgemm(int(M), int(N), int(K), pa + i * strideA, TA, pb + i * strideB, TB, pc + i * M * N, EP, pe ? pe + i * M * N : nullptr);
   call.emit();
 }
 
@@ -361,7 +377,10 @@ void gatherCompute(void*, TF_OpKernelContext* ctx) {
   TF_Tensor* out = call.output(dims.data(), static_cast<int>(dims.size()));
   if (!out) return;
   float* o = static_cast<float*>(TF_TensorData(out));
-  for (int64_t i = 0; i < n; ++i, o += width) pixelRow<Flat1>(ps.data + static_cast<int64_t>(rows[i]) * kPixels, o);
+  for (int64_t i = 0; i < n; ++i, o += width) {
+    if (i + 1 < n) prefetchRow(ps.data + static_cast<int64_t>(rows[i + 1]) * kPixels);
+    pixelRow<Flat1>(ps.data + static_cast<int64_t>(rows[i]) * kPixels, o);
+  }
   call.emit();
 }
 
@@ -412,13 +431,10 @@ void xentCompute(void*, TF_OpKernelContext* ctx) {
 
 // ------------------------------------------------------------------ packed softmax SGD step
 //
-// v[j] *= s and out[j] = a[j] - b[j]: elementwise IEEE operations (what TensorFlow's Mul and
-// Sub give), as functions so the compiler knows the arrays do not overlap and vectorises.
+// v[j] *= s: elementwise IEEE multiplication (what TensorFlow's Mul gives), as a function so
+// the compiler vectorises it.
 __attribute__((noinline)) void scaleBy(float* __restrict v, int64_t n, float s) {
   for (int64_t j = 0; j < n; ++j) v[j] *= s;
-}
-__attribute__((noinline)) void difference(const float* __restrict a, const float* __restrict b, int64_t n, float* __restrict out) {
-  for (int64_t j = 0; j < n; ++j) out[j] = a[j] - b[j];
 }
 
 // HpoSoftmaxSgd(weights [K, 785, C] float, source int32 scalar, indices [K, B] int32,
@@ -427,8 +443,8 @@ __attribute__((noinline)) void difference(const float* __restrict a, const float
 //   z = x W_k;  d = (softmax(z) - onehot(labels[k])) * scale[k];  W_k - x^T d
 // One op per minibatch for a whole pack (instead of a gather, two products, the gradient,
 // a multiply and a subtraction, each launched from JavaScript), computed as exactly that op
-// sequence computes it (HpoGatherFlat1, HpoMatMulNN, HpoXentGrad, Mul, HpoMatMulTN, Sub:
-// the same row helpers, the same GEMM calls, the same order), so every slot gets the bits
+// sequence computes it (HpoGatherFlat1, HpoMatMulNN, HpoXentGrad, Mul, HpoMatMulTNSub: the
+// same row helpers, the same GEMM calls, the same order), so every slot gets the bits
 // it gets from the separate ops, alone or in a pack of any size.
 void softmaxSgdCompute(void*, TF_OpKernelContext* ctx) {
   Call call(ctx);
@@ -472,11 +488,10 @@ void softmaxSgdCompute(void*, TF_OpKernelContext* ctx) {
   const float* sc = static_cast<const float*>(TF_TensorData(scale));
   float* o = static_cast<float*>(TF_TensorData(out));
   // Scratch reused by this thread's later steps (a step allocates nothing but its output).
-  thread_local std::vector<float> x, z, g, gw;
+  thread_local std::vector<float> x, z, g;
   x.resize(B * D);
   z.resize(B * C);
   g.resize(B * C);
-  gw.resize(D * C);
   float* xs = x.data();
   float* gs = g.data();
   for (int64_t k = 0; k < K; ++k, W += D * C, o += D * C) {
@@ -489,8 +504,7 @@ void softmaxSgdCompute(void*, TF_OpKernelContext* ctx) {
     hpo::sgemm(int(B), int(C), int(D), xs, false, W, false, z.data());
     for (int64_t i = 0; i < B; ++i) xentRow(&z[i * C], C, y[k * B + i], gs + i * C);
     scaleBy(gs, B * C, sc[k]);
-    hpo::sgemm(int(D), int(C), int(B), xs, true, gs, false, gw.data());
-    difference(W, gw.data(), D * C, o);
+    hpo::sgemm(int(D), int(C), int(B), xs, true, gs, false, o, hpo::Epilogue::SubFrom, W);
   }
   call.emit();
 }
@@ -714,14 +728,28 @@ std::string registerError;
 
 void registerAll() {
   std::call_once(registerOnce, [] {
+    using hpo::Epilogue;
     const std::pair<const char*, void (*)(void*, TF_OpKernelContext*)> ops[] = {
         {"HpoMatMulNN", matMulCompute<false, false>},
         {"HpoMatMulNT", matMulCompute<false, true>},
         {"HpoMatMulTN", matMulCompute<true, false>},
         {"HpoMatMulTT", matMulCompute<true, true>},
+        {"HpoMatMulNNRelu", matMulCompute<false, false, Epilogue::Relu>},
     };
     for (const auto& [name, fn] : ops) {
       registerError = registerOp(name, {"a: float", "b: float"}, "product: float", fn);
+      if (!registerError.empty()) return;
+    }
+    const std::pair<const char*, void (*)(void*, TF_OpKernelContext*)> withOperand[] = {
+        {"HpoMatMulNNSub", matMulCompute<false, false, Epilogue::SubFrom>},
+        {"HpoMatMulNTSub", matMulCompute<false, true, Epilogue::SubFrom>},
+        {"HpoMatMulTNSub", matMulCompute<true, false, Epilogue::SubFrom>},
+        {"HpoMatMulTTSub", matMulCompute<true, true, Epilogue::SubFrom>},
+        {"HpoMatMulNNReluMask", matMulCompute<false, false, Epilogue::ReluMask>},
+        {"HpoMatMulNTReluGrad", matMulCompute<false, true, Epilogue::ReluGrad>},
+    };
+    for (const auto& [name, fn] : withOperand) {
+      registerError = registerOp(name, {"a: float", "b: float", "e: float"}, "product: float", fn);
       if (!registerError.empty()) return;
     }
     registerError = registerOp("HpoSoftmaxSgd", {"weights: float", "source: int32", "indices: int32", "labels: int32", "scale: float"}, "updated: float",
@@ -798,25 +826,39 @@ napi_value Prefault(napi_env env, napi_callback_info info) {
   return v;
 }
 
-// sgemm(M, N, K, a: Float32Array, transA: boolean, b: Float32Array, transB: boolean, c: Float32Array)
+// sgemm(M, N, K, a: Float32Array, transA: boolean, b: Float32Array, transB: boolean, c: Float32Array[, epilogue, e: Float32Array])
 napi_value Sgemm(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 10;
+  napi_value argv[10];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc != 8) return throwError(env, "sgemm: expected 8 arguments");
+  if (argc != 8 && argc != 10) return throwError(env, "sgemm: expected 8 arguments, or 10 with an epilogue");
   int32_t dims[3];
   for (int i = 0; i < 3; ++i)
     if (napi_get_value_int32(env, argv[i], &dims[i]) != napi_ok || dims[i] < 0) return throwError(env, "sgemm: M, N, K must be non-negative integers");
   bool ta = false, tb = false;
   napi_get_value_bool(env, argv[4], &ta);
   napi_get_value_bool(env, argv[6], &tb);
-  float *a, *b, *c;
-  size_t la, lb, lc;
+  float *a, *b, *c, *e = nullptr;
+  size_t la, lb, lc, le = 0;
   if (!float32Array(env, argv[3], &a, &la) || !float32Array(env, argv[5], &b, &lb) || !float32Array(env, argv[7], &c, &lc))
     return throwError(env, "sgemm: a, b and c must be Float32Arrays");
   const size_t M = dims[0], N = dims[1], K = dims[2];
   if (la < M * K || lb < K * N || lc < M * N) return throwError(env, "sgemm: an array is shorter than its matrix");
-  hpo::sgemm(dims[0], dims[1], dims[2], a, ta, b, tb, c);
+  hpo::Epilogue ep = hpo::Epilogue::None;
+  if (argc == 10) {
+    char name[16] = {0};
+    size_t len = 0;
+    napi_get_value_string_utf8(env, argv[8], name, sizeof name, &len);
+    const std::pair<const char*, hpo::Epilogue> kinds[] = {{"none", hpo::Epilogue::None},         {"subFrom", hpo::Epilogue::SubFrom},
+                                                           {"relu", hpo::Epilogue::Relu},         {"reluMask", hpo::Epilogue::ReluMask},
+                                                           {"reluGrad", hpo::Epilogue::ReluGrad}};
+    bool known = false;
+    for (const auto& [n, k] : kinds)
+      if (std::strcmp(n, name) == 0) ep = k, known = true;
+    if (!known) return throwError(env, "sgemm: epilogue must be none, subFrom, relu, reluMask or reluGrad");
+    if (!float32Array(env, argv[9], &e, &le) || le < M * N) return throwError(env, "sgemm: the epilogue operand must be a Float32Array of M x N");
+  }
+  hpo::sgemm(dims[0], dims[1], dims[2], a, ta, b, tb, c, ep, e);
   return nullptr;
 }
 

@@ -21,6 +21,13 @@ import { fileURLToPath } from 'node:url';
 import type { Tf } from './data.js';
 import { errorMessage } from '../errors.js';
 
+/**
+ * What the GEMM does to each final value v before storing it, with e the epilogue operand
+ * (laid out like C): subFrom e - v, relu v > 0 ? v : 0, reluMask relu(v) * e, reluGrad
+ * v * (e > 0 ? 1 : 0) (src/native/gemm.h).
+ */
+export type GemmEpilogue = 'none' | 'subFrom' | 'relu' | 'reluMask' | 'reluGrad';
+
 /** What the addon exports (src/native/hpo_kernels.cc). */
 export interface HpoKernelsAddon {
   /** Instruction set the GEMM picked on this CPU: avx512, avx2 or baseline. */
@@ -28,8 +35,11 @@ export interface HpoKernelsAddon {
   /** Whether the TF ops were registered (false: registerError says why). */
   readonly registered: boolean;
   readonly registerError: string;
-  /** C[M,N] = op(A) op(B) on Float32Arrays (row-major), for tests and benchmarks. */
-  sgemm(M: number, N: number, K: number, a: Float32Array, transA: boolean, b: Float32Array, transB: boolean, c: Float32Array): void;
+  /**
+   * C[M,N] = op(A) op(B) on Float32Arrays (row-major), through `epilogue` with operand e
+   * (M x N) when given; for tests and benchmarks.
+   */
+  sgemm(M: number, N: number, K: number, a: Float32Array, transA: boolean, b: Float32Array, transB: boolean, c: Float32Array, epilogue?: GemmEpilogue, e?: Float32Array): void;
   /**
    * Registers training images kept as bytes (rows x 784, in memory that outlives every use)
    * for the HpoGatherFlat1 / HpoGatherImage ops; returns the id they take.

@@ -152,6 +152,44 @@ export class NativeOps {
   }
 
   /**
+   * e - op(a)·op(b) (an SGD update W - grad): one HpoMatMul..Sub op with tfjs-hpo's kernels
+   * (the subtraction in the GEMM's store, the bits of the product then TF's Sub), else the
+   * product and Sub. Frees nothing.
+   */
+  matMulSub(e: Handle, a: Handle, b: Handle, transposeA = false, transposeB = false): Handle {
+    if (this.hpoGemm) return this.run(`${matMulOpName(transposeA, transposeB)}Sub`, NO_ATTRS, [a, b, e]);
+    return this.subFree(e, this.matMul(a, b, transposeA, transposeB));
+  }
+
+  /**
+   * relu(a·b), times `mask` elementwise when given (dropout): HpoMatMulNNRelu(Mask) with
+   * tfjs-hpo's kernels (relu as v > 0 ? v : 0 and the multiply in the GEMM's store), else
+   * MatMul, Relu and Mul.
+   */
+  matMulRelu(a: Handle, b: Handle, mask: Handle | null): Handle {
+    if (this.hpoGemm) return mask === null ? this.run('HpoMatMulNNRelu', NO_ATTRS, [a, b]) : this.run('HpoMatMulNNReluMask', NO_ATTRS, [a, b, mask]);
+    const z = this.matMul(a, b);
+    const h = this.run('Relu', this.tFloat, [z]);
+    this.del(z);
+    if (mask === null) return h;
+    const hd = this.bin('Mul', h, mask);
+    this.del(h);
+    return hd;
+  }
+
+  /**
+   * (a·b^T) * (features > 0), TF's ReluGrad of the product: HpoMatMulNTReluGrad with
+   * tfjs-hpo's kernels, else MatMul and ReluGrad.
+   */
+  matMulReluGrad(a: Handle, b: Handle, features: Handle): Handle {
+    if (this.hpoGemm) return this.run('HpoMatMulNTReluGrad', NO_ATTRS, [a, b, features]);
+    const t = this.matMul(a, b, false, true);
+    const g = this.bin('ReluGrad', t, features);
+    this.del(t);
+    return g;
+  }
+
+  /**
    * d(sum of per-row losses)/dlogits = softmax(logits) - onehot(labels), [B, C]:
    * SparseSoftmaxCrossEntropyWithLogits (the per-row losses freed), or HpoXentGrad.
    */

@@ -4,7 +4,7 @@
  * Prints one JSON line: {isa, failures: string[], checked: number}.
  */
 import { createRequire } from 'node:module';
-import { hpoKernelsPath, type HpoKernelsAddon } from '../../src/training/hpo-kernels.js';
+import { hpoKernelsPath, type GemmEpilogue, type HpoKernelsAddon } from '../../src/training/hpo-kernels.js';
 
 /** Deterministic values in [-1, 1). */
 function values(n: number, seed: number): Float32Array {
@@ -98,7 +98,33 @@ export function runGemmChecks(): { isa: string; failures: string[]; checked: num
     checked++;
     if (!c.every((v, i) => Object.is(v, cp[i]))) failures.push(`zero padding: K ${K} -> ${Kpad} changes the product`);
   }
-  // 3. The pixel conversion of this body: every byte value (at every lane position, and in
+  // 3. Epilogues: each final value goes through one IEEE operation (or a select) exactly as
+  //    the separate op would apply it to the stored product (JavaScript's double arithmetic
+  //    rounded to float is the correctly rounded float result for - and *), on narrow, wide,
+  //    transposed and multi-block (K > 256) products, and K = 0.
+  const epilogues: Record<Exclude<GemmEpilogue, 'none'>, (p: number, e: number) => number> = {
+    subFrom: (p, e) => Math.fround(e - p),
+    relu: (p) => (p > 0 ? p : 0),
+    reluMask: (p, e) => Math.fround((p > 0 ? p : 0) * e),
+    reluGrad: (p, e) => Math.fround(p * (e > 0 ? 1 : 0)),
+  };
+  for (const [M, N, K] of [[16, 10, 785], [33, 17, 256], [9, 100, 257], [300, 10, 20], [7, 40, 600], [5, 3, 0]] as const) {
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      const a = values(M * K, M + 7 * K);
+      const b = values(K * N, N + 3 * K);
+      const plain = gemm(M, N, K, a, ta, b, tb);
+      // Operands with exact zeros, negatives and a dropout-like 1.25.
+      const e = values(M * N, 99).map((v, i) => (i % 5 === 0 ? 0 : i % 7 === 0 ? 1.25 : v));
+      for (const [name, f] of Object.entries(epilogues) as [GemmEpilogue, (p: number, e: number) => number][]) {
+        const c = new Float32Array(M * N).fill(Number.NaN);
+        k.sgemm(M, N, K, a, ta, b, tb, c, name, e);
+        checked++;
+        const bad = [...c.keys()].filter((i) => !Object.is(c[i], f(plain[i]!, e[i]!)));
+        if (bad.length) failures.push(`epilogue ${name} ${M}x${N}x${K} ta=${ta} tb=${tb}: ${bad.length} values differ (first at ${bad[0]})`);
+      }
+    }
+  }
+  // 4. The pixel conversion of this body: every byte value (at every lane position, and in
   // the scalar tail) gives what JavaScript's b / 255 stores into a Float32Array.
   for (const n of [256, 784, 3]) {
     const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 37 + 11) & 255);

@@ -78,3 +78,59 @@ test('prefault maps a Uint8Array in place without changing it; anything else is 
   assert.throws(() => kernels!.prefault(new Float32Array(4) as unknown as Uint8Array), /prefault: expected a Uint8Array/);
   assert.throws(() => kernels!.registerPixels(new Uint8Array(100)), /whole 784-byte images/);
 });
+
+// The fused products must give what the product followed by TensorFlow's own op gives, bit
+// for bit (the MLP and softmax steps switched to them without changing any result).
+test('HpoMatMul with an epilogue equals the product followed by Sub / Relu / Mul / ReluGrad', { skip }, () => {
+  const ops = nativeOps(tf)!;
+  const vals = (n: number, seed: number): Float32Array => {
+    const r = new FastRng(seed);
+    return Float32Array.from({ length: n }, () => r.next() * 2 - 1);
+  };
+  const read = (h: number, shape: number[]): Float32Array => {
+    const t = ops.toTensor(tf, h, shape);
+    const v = t.dataSync() as Float32Array;
+    t.dispose();
+    return v;
+  };
+  // [batch | null, M, N, K]: a narrow product, a wide one across K blocks, a packed batch.
+  for (const [batch, M, N, K] of [[null, 16, 10, 785], [null, 37, 130, 300], [3, 20, 40, 70]] as const) {
+    const lead = batch === null ? [] : [batch];
+    const out = [...lead, M, N];
+    const up = (shape: number[], seed: number): number => ops.upload(shape, vals(shape.reduce((a, b) => a * b, 1), seed));
+    const a = up([...lead, M, K], 1);
+    const aT = up([...lead, K, M], 2);
+    const b = up([...lead, K, N], 3);
+    const bT = up([...lead, N, K], 4);
+    const e = up(out, 5);
+    // A dropout-like mask: zeros and 1 / (1 - 0.2).
+    const mask = ops.upload(out, Float32Array.from({ length: out.reduce((x, y) => x * y, 1) }, (_, i) => (i % 3 === 0 ? 0 : 1.25)));
+    // Intermediate handles of the separate ops, freed at the end.
+    const tmp: number[] = [];
+    const keep = (h: number): number => (tmp.push(h), h);
+    const product = (op: string, x: number, y: number): number => keep(ops.run(op, [], [x, y]));
+    const relu = (h: number): number => keep(ops.run('Relu', ops.tFloat, [h]));
+    const cases: [string, () => number, () => number][] = [
+      ['TNSub', () => ops.run('HpoMatMulTNSub', [], [aT, b, e]), () => ops.bin('Sub', e, product('HpoMatMulTN', aT, b))],
+      ['NNSub', () => ops.run('HpoMatMulNNSub', [], [a, b, e]), () => ops.bin('Sub', e, product('HpoMatMulNN', a, b))],
+      ['NTSub', () => ops.run('HpoMatMulNTSub', [], [a, bT, e]), () => ops.bin('Sub', e, product('HpoMatMulNT', a, bT))],
+      ['TTSub', () => ops.run('HpoMatMulTTSub', [], [aT, bT, e]), () => ops.bin('Sub', e, product('HpoMatMulTT', aT, bT))],
+      ['NNRelu', () => ops.run('HpoMatMulNNRelu', [], [a, b]), () => ops.run('Relu', ops.tFloat, [product('HpoMatMulNN', a, b)])],
+      ['NNReluMask', () => ops.run('HpoMatMulNNReluMask', [], [a, b, mask]), () => ops.bin('Mul', relu(product('HpoMatMulNN', a, b)), mask)],
+      ['NTReluGrad', () => ops.run('HpoMatMulNTReluGrad', [], [a, bT, e]), () => ops.bin('ReluGrad', product('HpoMatMulNT', a, bT), e)],
+    ];
+    for (const [name, fused, separate] of cases) {
+      const got = read(fused(), out);
+      const want = read(separate(), out);
+      assert.ok(got.some((v) => v !== 0), `${name}: not all zero`);
+      assert.ok(
+        got.every((v, i) => Object.is(v, want[i])),
+        `${name} [${out.join(', ')}] x K ${K}: differs at ${got.findIndex((v, i) => !Object.is(v, want[i]))}`,
+      );
+    }
+    // The epilogue operand must have the product's shape.
+    const wrong = up([...lead, M, N + 1], 6);
+    assert.throws(() => ops.run('HpoMatMulTNSub', [], [aT, b, wrong]), /epilogue operand must be float32 of the product's shape/);
+    ops.delAll([a, aT, b, bT, e, mask, wrong, ...tmp]);
+  }
+});

@@ -184,6 +184,9 @@ export interface MlpStepIo {
  *   h = relu(x W1); hd = h * m; g = xent'(hd W2 + b2) (SparseSoftmaxCrossEntropyWithLogits);
  *   d = g lr/B; dpre = ReluGrad((d s) W2^T, hd); W2 -= hd^T d; b2 -= sum_rows(d); W1 -= x^T dpre.
  * ReluGrad(t, hd) = t * (hd > 0) replaces Sign and Mul (hd >= 0, so the same values).
+ * With tfjs-hpo's kernels the relu and mask, the ReluGrad and the W updates happen in the
+ * stores of the products that feed them (NativeOps.matMulRelu, matMulReluGrad, matMulSub):
+ * five ops fewer per step, and as many fewer passes over [rows, H], W1 and W2.
  */
 export function mlpNativeStep(ops: NativeOps, io: MlpStepIo): void {
   const [vW1, vW2, vb2] = io.vars;
@@ -191,14 +194,8 @@ export function mlpNativeStep(ops: NativeOps, io: MlpStepIo): void {
   const W2 = ops.id(vW2);
   const b2 = ops.id(vb2);
   const { x, mask, rows, slots } = io;
-  const a = ops.matMul(x, W1);
-  const h = ops.run('Relu', ops.tFloat, [a]);
-  ops.del(a);
-  let hd = h;
-  if (mask !== null) {
-    hd = ops.bin('Mul', h, mask);
-    ops.del(h);
-  }
+  // relu(x W1) * m in one op with tfjs-hpo's kernels (the relu and mask in the GEMM's store).
+  const hd = ops.matMulRelu(x, W1, mask);
   const z0 = ops.matMul(hd, W2);
   const z = ops.bin('Add', z0, b2);
   ops.del(z0);
@@ -208,19 +205,15 @@ export function mlpNativeStep(ops: NativeOps, io: MlpStepIo): void {
   const d = ops.bin('Mul', g, io.lrOverB);
   ops.del(g);
   const dForH = mask !== null && io.keepScale !== null ? ops.bin('Mul', d, io.keepScale) : d;
-  const t = ops.matMul(dForH, W2, false, true);
+  const dpre = ops.matMulReluGrad(dForH, W2, hd);
   if (dForH !== d) ops.del(dForH);
-  const dpre = ops.bin('ReluGrad', t, hd);
-  ops.del(t);
-  const gW2 = ops.matMul(hd, d, true, false);
-  ops.del(hd);
   const gb2 = biasGrad(ops, d, rows, slots !== null);
+  io.set(vW2, ops.matMulSub(W2, hd, d, true, false));
+  ops.del(hd);
   ops.del(d);
-  io.set(vW2, ops.subFree(W2, gW2));
   io.set(vb2, ops.subFree(b2, gb2));
-  const gW1 = ops.matMul(x, dpre, true, false);
+  io.set(vW1, ops.matMulSub(W1, x, dpre, true, false));
   ops.del(dpre);
-  io.set(vW1, ops.subFree(W1, gW1));
 }
 
 /**

@@ -7,10 +7,11 @@ import type { Handle, NativeOps } from '../native-ops.js';
 import { applyGrads, matMulT, batchSize, learningRate, SgdTrainer, torchUniform, type Net, type StepScalars } from './common.js';
 
 /**
- * From this many rows on, the native step computes the weight gradient as (d^T x)^T:
- * libtensorflow 1.15's MatMul with transpose_a on the tall [B, 785] pixels is slow (about
- * 290 us for x^T d at B = 256, against 57 us for d^T x plus a 10 us Transpose); at B = 16
- * the extra op costs more than it saves.
+ * From this many rows on, the native step on libtensorflow's MatMul (without tfjs-hpo's
+ * kernels) computes the weight gradient as (d^T x)^T: libtensorflow 1.15's MatMul with
+ * transpose_a on the tall [B, 785] pixels is slow (about 290 us for x^T d at B = 256,
+ * against 57 us for d^T x plus a 10 us Transpose); at B = 16 the extra op costs more than
+ * it saves. tfjs-hpo's GEMM computes x^T d directly, with the same bits either way.
  */
 const TRANSPOSED_GRAD_ROWS = 64;
 
@@ -68,8 +69,8 @@ export class SoftmaxNet implements Net {
 /**
  * The lean step on raw eager handles, for one net (W [785, 10], x [B, 785]) or a pack of
  * them (W [K, 785, 10], x [K, B, 785], lrOverB [K, 1, 1]): z = x W; d = xent'(z) lr/B;
- * W <- W - x^T d, the gradient computed as (d^T x)^T when `transposedGrad` (a single net
- * only; the same bits, see TRANSPOSED_GRAD_ROWS).
+ * W <- W - x^T d, the gradient computed as (d^T x)^T when `transposedGrad` and the
+ * products are libtensorflow's (a single net only; see TRANSPOSED_GRAD_ROWS).
  */
 export function softmaxNativeStep(ops: NativeOps, tf: Tf, variable: tfTypes.Variable, x: Handle, labels: Handle, lrOverB: tfTypes.Tensor, transposedGrad: boolean): void {
   const W = ops.id(variable);
@@ -78,14 +79,18 @@ export function softmaxNativeStep(ops: NativeOps, tf: Tf, variable: tfTypes.Vari
   ops.del(z);
   const d = ops.bin('Mul', g, ops.id(lrOverB));
   ops.del(g);
-  let gw: Handle;
-  if (transposedGrad) {
+  if (transposedGrad && !ops.hpoGemm) {
     const gt = ops.matMul(d, x, true, false);
-    gw = ops.transpose(gt);
+    const gw = ops.transpose(gt);
     ops.del(gt);
-  } else gw = ops.matMul(x, d, true, false);
+    ops.del(d);
+    ops.setVariable(tf, variable, ops.subFree(W, gw));
+    return;
+  }
+  // With tfjs-hpo's kernels: one HpoMatMulTNSub (the subtraction in the GEMM's store).
+  const updated = ops.matMulSub(W, x, d, true, false);
   ops.del(d);
-  ops.setVariable(tf, variable, ops.subFree(W, gw));
+  ops.setVariable(tf, variable, updated);
 }
 
 /** d2l's softmax regression HPO example (chapter 19.1): tune the learning rate only. */
