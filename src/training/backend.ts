@@ -159,11 +159,27 @@ function loadTfjs(): Tf {
   return require('@tensorflow/tfjs') as Tf;
 }
 
-/** Where tfjs-node's own loader finds the addon (node-pre-gyp, as its index.js does). */
+/**
+ * Where tfjs-node's own loader (node-pre-gyp's find, in its index.js) finds the addon: the
+ * package's binary.module_path with {napi_build_version} the highest of its napi_versions
+ * this Node.js supports. Resolved here without node-pre-gyp, whose modules (npmlog, semver,
+ * ...) cost every thread about 40 ms to load; node-pre-gyp decides when the package names
+ * something else or the file is not where expected.
+ */
 function bindingPath(): string {
-  const pkg = require.resolve('@tensorflow/tfjs-node/package.json');
+  const pkgPath = require.resolve('@tensorflow/tfjs-node/package.json');
+  const pkg = require(pkgPath) as { binary?: { module_name?: unknown; module_path?: unknown; napi_versions?: unknown } };
+  const { module_name: name, module_path: dir, napi_versions: versions } = pkg.binary ?? {};
+  const napi = Number(process.versions.napi);
+  if (typeof name === 'string' && typeof dir === 'string' && Array.isArray(versions)) {
+    const usable = versions.filter((v): v is number => typeof v === 'number' && v <= napi);
+    if (usable.length > 0 && /^[./\w-]*\{napi_build_version\}[./\w-]*$/.test(dir)) {
+      const file = join(dirname(pkgPath), dir.replace('{napi_build_version}', String(Math.max(...usable))), `${name}.node`);
+      if (existsSync(file)) return file;
+    }
+  }
   const preGyp = require('@mapbox/node-pre-gyp') as { find(packageJson: string): string };
-  return preGyp.find(pkg);
+  return preGyp.find(pkgPath);
 }
 
 /**
