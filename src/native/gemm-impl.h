@@ -147,10 +147,11 @@ static void packB(const float* B, bool transB, int K, int N, int k0, int kc, int
 // through the epilogue `ep` (None but on the last K block; E: the operand at C's place).
 // Every tile shape adds the same terms in the same order, so an element's bits do not
 // depend on the tile it falls in.
-// `b` advances by `sb` floats per k: W for a packed panel, N for a plain B read in place.
+// `a` advances by `sa` floats per k: R for a packed sliver, M for a transposed A read in
+// place; `b` by `sb`: W for a packed panel, N for a plain B read in place.
 template <int R, int NV>
-static inline void micro(int kc, const float* __restrict a, const float* __restrict b, int sb, float* C, int ldc, int rows, int cols, bool accumulate,
-                         Epilogue ep, const float* E) {
+static inline void micro(int kc, const float* __restrict a, int sa, const float* __restrict b, int sb, float* C, int ldc, int rows, int cols,
+                         bool accumulate, Epilogue ep, const float* E) {
   constexpr int W = NV * VL;
   vf acc[R][NV];
 #pragma GCC unroll 32
@@ -166,7 +167,7 @@ static inline void micro(int kc, const float* __restrict a, const float* __restr
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) acc[r][v] += a[r] * bv[v];
     }
-    a += R;
+    a += sa;
     b += sb;
   }
   if (rows == R && cols == W) {
@@ -232,15 +233,21 @@ static void blocked(int M, int N, int K, const float* A, bool transA, const floa
       if (inPlace < nc) packB<W>(B, transB, K, N, k0, kc, j0 + inPlace, nc - inPlace, scratch.b);
       for (int i0 = 0; i0 < M; i0 += MCr) {
         const int mc = M - i0 < MCr ? M - i0 : MCr;
-        packA<R>(A, transA, M, K, i0, mc, k0, kc, scratch.a);
+        // A transposed A holds each sliver's R values of a k side by side (row stride M), as
+        // packing would lay them out; with one column tile each sliver is used once, so the
+        // whole slivers are read in place (the 785 x B pixels of a softmax weight gradient
+        // x^T d, say) and only a partial last one is packed.
+        const int aInPlace = transA && nc <= W ? mc - mc % R : 0;
+        if (aInPlace < mc) packA<R>(A, transA, M, K, i0 + aInPlace, mc - aInPlace, k0, kc, scratch.a);
         for (int jr = 0; jr < nc; jr += W) {
           const bool direct = jr < inPlace;
           const float* bp = direct ? B + (size_t)k0 * N + j0 + jr : scratch.b + (size_t)((jr - inPlace) / W) * kc * W;
           const int sb = direct ? N : W;
           for (int ir = 0; ir < mc; ir += R) {
-            const float* ap = scratch.a + (size_t)(ir / R) * kc * R;
+            const bool aDirect = ir < aInPlace;
+            const float* ap = aDirect ? A + (size_t)k0 * M + i0 + ir : scratch.a + (size_t)((ir - aInPlace) / R) * kc * R;
             const size_t at = (size_t)(i0 + ir) * N + j0 + jr;
-            micro<R, NV>(kc, ap, bp, sb, C + at, N, mc - ir < R ? mc - ir : R, nc - jr < W ? nc - jr : W, k0 > 0, last, E + at);
+            micro<R, NV>(kc, ap, aDirect ? M : R, bp, sb, C + at, N, mc - ir < R ? mc - ir : R, nc - jr < W ? nc - jr : W, k0 > 0, last, E + at);
           }
         }
       }
