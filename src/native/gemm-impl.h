@@ -272,40 +272,53 @@ static void blocked(int M, int N, int K, const float* A, bool transA, const floa
   }
 }
 
-// Narrow products with a plain A (N up to one vector: im2col columns times a few filters,
+// Narrow products with a plain A (N up to NV vectors: im2col columns times a few filters,
 // activations times 10 classes): A is read in place, R rows at a time, and only op(B) is
-// packed, one vector per k. Packing A would copy the biggest operand for a few FMAs per
+// packed, NV vectors per k. Packing A would copy the biggest operand for a few FMAs per
 // element. Same sums in the same order as `blocked` (k in order within KC blocks; C = the
 // first block's sum, then C += each later block's), so the bits are the same as there.
-// A plain B (rows of N floats) is read in place too, one masked load per k (lanes past N
+// A plain B (rows of N floats) is read in place too, masked loads per k (lanes past N
 // zero, as packing would have made them; nothing past the row is read).
+template <int R, int NV>
 static void narrowDirect(int M, int N, int K, const float* A, const float* B, bool transB, float* C, Epilogue ep, const float* E, Scratch& scratch) {
-  constexpr int R = 2 * MR;
+  constexpr int W = NV * VL;
   float* bp = scratch.b;
+  // Lanes of vector v that hold columns: VL, then what is left of N (at least 1).
+  int width[NV];
+  for (int v = 0; v < NV; ++v) width[v] = N - v * VL < VL ? N - v * VL : VL;
   for (int k0 = 0; k0 < K; k0 += KC) {
     const int kc = K - k0 < KC ? K - k0 : KC;
     const Epilogue last = k0 + kc == K ? ep : Epilogue::None;
     const bool inPlace = !transB;
-    if (!inPlace) packB<VL>(B, transB, K, N, k0, kc, 0, N, bp);
+    if (!inPlace) packB<W>(B, transB, K, N, k0, kc, 0, N, bp);
     for (int i0 = 0; i0 < M; i0 += R) {
       const int rows = M - i0 < R ? M - i0 : R;
       const float* arow[R];
       for (int r = 0; r < R; ++r) arow[r] = A + (size_t)(i0 + (r < rows ? r : rows - 1)) * K + k0;
-      vf acc[R];
+      vf acc[R][NV];
 #pragma GCC unroll 32
-      for (int r = 0; r < R; ++r) acc[r] = vf{};
+      for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) acc[r][v] = vf{};
       for (int k = 0; k < kc; ++k) {
-        const vf bv = inPlace ? loadPrefix(B + (size_t)(k0 + k) * N, N) : load(bp + (size_t)k * VL);
+        vf bv[NV];
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) bv[v] = inPlace ? loadPrefix(B + (size_t)(k0 + k) * N + v * VL, width[v]) : load(bp + (size_t)k * W + v * VL);
 #pragma GCC unroll 32
-        for (int r = 0; r < R; ++r) acc[r] += arow[r][k] * bv;
+        for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+          for (int v = 0; v < NV; ++v) acc[r][v] += arow[r][k] * bv[v];
       }
       // Unrolled, so that acc[r] names a register (a loop over the runtime `rows` would keep
       // the accumulators in memory through the k loop).
 #pragma GCC unroll 32
       for (int r = 0; r < R; ++r) {
         if (r >= rows) break;
-        const size_t at = (size_t)(i0 + r) * N;
-        storePrefix(C + at, finish(k0 > 0 ? loadPrefix(C + at, N) + acc[r] : acc[r], last, E + at, N), N);
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) {
+          const size_t at = (size_t)(i0 + r) * N + v * VL;
+          storePrefix(C + at, finish(k0 > 0 ? loadPrefix(C + at, width[v]) + acc[r][v] : acc[r][v], last, E + at, width[v]), width[v]);
+        }
       }
     }
   }
@@ -349,9 +362,12 @@ void sgemm(int M, int N, int K, const float* A, bool transA, const float* B, boo
     return;
   }
   // Narrow products (N up to one vector: 10 classes, a few filters) take one-vector tiles
-  // with twice the rows; wider ones two-vector tiles.
+  // with twice the rows; wider ones two-vector tiles. With 8-float vectors, products up to
+  // two vectors wide (10 classes) read a plain A in place too.
   if (N <= VL && !transA)
-    narrowDirect(M, N, K, A, B, transB, C, ep, E, scratch);
+    narrowDirect<2 * MR, 1>(M, N, K, A, B, transB, C, ep, E, scratch);
+  else if (VL == 8 && N <= 2 * VL && !transA)
+    narrowDirect<MR, 2>(M, N, K, A, B, transB, C, ep, E, scratch);
   else if (N <= VL)
     blocked<2 * MR, 1>(M, N, K, A, transA, B, transB, C, ep, E, scratch);
   else
