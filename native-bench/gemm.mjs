@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 // tfjs-hpo's GEMM (HpoMatMul, src/native) against libtensorflow's own MatMul and
 // BatchMatMulV2 on the products the built-in models run, one thread, in one process,
-// alternating op by op. Times are per call through tfjs-node's binding (TFE_Execute plus
+// alternating op by op; and against PyTorch's torch.mm (its BLAS, one thread: the peer's
+// arithmetic) in a child process, alternating with them (2-D products; --no-torch skips it). Times are per call through tfjs-node's binding (TFE_Execute plus
 // one N-API crossing, as the training steps call them); best of --rounds rounds, each the
 // median of 3 batches of calls. Writes the "## matMul kernels" section of RESULTS.md.
 // Run after `npx tsc -p tsconfig.json`:
-//   node native-bench/gemm.mjs [--rounds 3] [--no-write]
+//   node native-bench/gemm.mjs [--rounds 3] [--no-torch] [--no-write]
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lineChild, pythonPath, singleThreadEnv, warnUnlessOpenBlas } from './peer.mjs';
 import { machineLine, opt, writeSection } from './results.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -22,6 +24,19 @@ const kernels = hpoKernels();
 if (!kernels) throw new Error('tfjs-hpo kernels are not loaded (npm install builds them; TFJS_HPO_KERNELS unset)');
 const be = tf.backend();
 const b = be.binding;
+// The peer's matmul, when torch imports (python3-torch with libopenblas0-pthread).
+const py = pythonPath(opt('python'));
+let torch = null;
+let torchHello = null;
+if (!args.includes('--no-torch')) {
+  torch = lineChild('PyTorch matmul', py, [fileURLToPath(new URL('./peer/matmul.py', import.meta.url))], singleThreadEnv());
+  torchHello = await torch.read().catch((e) => {
+    process.stderr.write(`no PyTorch column: ${e.message} (apt-get install -y python3-torch libopenblas0-pthread)\n`);
+    return null;
+  });
+  if (torchHello) warnUnlessOpenBlas(torchHello.blas);
+  else torch = null;
+}
 
 // [label, batch (0: plain 2-D), M, N, K, transposeA, transposeB]
 const CASES = [
@@ -70,25 +85,37 @@ for (const [label, batch, M, N, K, ta, tb] of CASES) {
   const flops = 2 * (batch || 1) * M * N * K;
   const calls = Math.max(5, Math.min(2000, Math.round(2e8 / flops)));
   const theirs = batch ? 'BatchMatMulV2' : 'MatMul';
-  let best = { tf: Infinity, ours: Infinity };
+  let best = { tf: Infinity, ours: Infinity, torch: Infinity };
   for (let r = 0; r < rounds; r++) {
     best.tf = Math.min(best.tf, timeOp(theirs, tfAttrs(batch, ta, tb), ids, calls));
     best.ours = Math.min(best.ours, timeOp(matMulOpName(ta, tb), [], ids, calls));
+    if (torch && !batch) best.torch = Math.min(best.torch, (await torch.ask({ M, N, K, ta, tb, calls })).us);
   }
   rows.push({ label, shape: `${batch ? `${batch} x ` : ''}[${M}, ${K}] x [${K}, ${N}]${ta || tb ? ` (${ta ? 'A' : ''}${ta && tb ? ', ' : ''}${tb ? 'B' : ''} transposed)` : ''}`, theirs, ...best, gflops: flops / best.ours / 1e3 });
   tf.dispose([a, bb]);
-  process.stderr.write(`gemm: ${label}: ${theirs} ${best.tf.toFixed(1)} us, HpoMatMul ${best.ours.toFixed(1)} us\n`);
+  process.stderr.write(`gemm: ${label}: ${theirs} ${best.tf.toFixed(1)} us, HpoMatMul ${best.ours.toFixed(1)} us${Number.isFinite(best.torch) ? `, torch.mm ${best.torch.toFixed(1)} us` : ''}\n`);
 }
+await torch?.close();
 
 const load = os.loadavg()[0].toFixed(1);
 const section = [
-  machineLine([`libtensorflow ${b.TF_Version}, 1 intra-op / 1 inter-op thread`, `tfjs-hpo GEMM body: ${kernels.isa}`, `1-min load average at the end ${load}`]),
+  machineLine([
+    `libtensorflow ${b.TF_Version}, 1 intra-op / 1 inter-op thread`,
+    `tfjs-hpo GEMM body: ${kernels.isa}`,
+    ...(torchHello ? [`PyTorch ${torchHello.torch} (${py}), 1 thread, BLAS: ${torchHello.blas.name}`] : []),
+    `1-min load average at the end ${load}`,
+  ]),
   '',
-  'Command: `npx tsc -p tsconfig.json && node native-bench/gemm.mjs' + (rounds !== 3 ? ` --rounds ${rounds}` : '') + '`. Per call through tfjs-node\'s binding, one thread, the two ops alternating; best of ' + rounds + ' rounds of the median of 3 batches of calls. libtensorflow 1.15 runs MatMul through MKL-DNN\'s JIT GEMM (AVX-512 here) and BatchMatMulV2 through Eigen.',
+  'Command: `npx tsc -p tsconfig.json && node native-bench/gemm.mjs' + (rounds !== 3 ? ` --rounds ${rounds}` : '') + '`. Per call through tfjs-node\'s binding, one thread, the ops alternating (PyTorch\'s in its child process); best of ' + rounds + ' rounds of the median of 3 batches of calls. libtensorflow 1.15 runs MatMul through MKL-DNN\'s JIT GEMM (AVX-512 here) and BatchMatMulV2 through Eigen.',
   '',
-  '| product | shape | libtensorflow op | libtensorflow | HpoMatMul | HpoMatMul / libtensorflow | HpoMatMul GFLOP/s |',
-  '|---|---|---|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.label} | ${r.shape} | ${r.theirs} | ${r.tf.toFixed(1)} us | ${r.ours.toFixed(1)} us | ${(r.ours / r.tf).toFixed(2)} | ${r.gflops.toFixed(0)} |`),
+  ...(torchHello ? ['', 'PyTorch: `native-bench/peer/matmul.py`, `torch.mm` on operands of the same layout (a transposed operand as a transposed view), timed the same way; the peer\'s arithmetic in the whole-study comparison.'] : []),
+  '',
+  '| product | shape | libtensorflow op | libtensorflow | HpoMatMul | HpoMatMul / libtensorflow | PyTorch torch.mm | HpoMatMul / PyTorch | HpoMatMul GFLOP/s |',
+  '|---|---|---|---:|---:|---:|---:|---:|---:|',
+  ...rows.map((r) => {
+    const pt = Number.isFinite(r.torch) ? [`${r.torch.toFixed(1)} us`, (r.ours / r.torch).toFixed(2)] : ['-', '-'];
+    return `| ${r.label} | ${r.shape} | ${r.theirs} | ${r.tf.toFixed(1)} us | ${r.ours.toFixed(1)} us | ${(r.ours / r.tf).toFixed(2)} | ${pt[0]} | ${pt[1]} | ${r.gflops.toFixed(0)} |`;
+  }),
 ].join('\n');
 console.log(section);
 if (!args.includes('--no-write')) writeSection('matMul kernels', section);

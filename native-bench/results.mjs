@@ -6,11 +6,18 @@ import { fileURLToPath } from 'node:url';
 
 export const RESULTS = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 
-/** The CPU model name (from /proc/cpuinfo on Linux). */
+/**
+ * The CPU model name with its family and model numbers (from /proc/cpuinfo on Linux): VMs
+ * report generations alike ("AMD EPYC"), and the same code's speed differs between them.
+ */
 export function cpuModel() {
   try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m) return m[1].trim();
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const field = (name) => new RegExp(`^${name}\\s*:\\s*(.+)$`, 'm').exec(info)?.[1]?.trim();
+    const name = field('model name');
+    const family = field('cpu family');
+    const model = field('model');
+    if (name) return family && model ? `${name} (family ${family} model ${model})` : name;
   } catch {
     // not Linux
   }
