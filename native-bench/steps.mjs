@@ -92,7 +92,20 @@ async function child(backend) {
   if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} did not initialise`);
   await tf.ready();
   const { getModel } = await import(path.join(root, 'dist/src/training/models/index.js'));
-  const { data } = loadFashion();
+  // The data as `hpo run` holds it (the model's layout in shared memory; on tensorflow with
+  // our kernels the training images as bytes, gathered and converted by HpoGather), so the
+  // step measured is the step trials run. (A plain float copy of the images, gathered by TF's
+  // GatherV2 into glibc-allocated buffers, made some rounds of softmax b256 fault in fresh
+  // pages every step: 2-2.8 ms instead of 0.3.)
+  const found = fashionDir();
+  const { fashionDataOf, loadSharedFashion } = await import(path.join(root, 'dist/src/training/shared-dataset.js'));
+  const byLayout = new Map();
+  const dataFor = async (model) => {
+    if (!found) return loadFashion().data;
+    const layout = getModel(model).layout;
+    if (!byLayout.has(layout)) byLayout.set(layout, fashionDataOf(await loadSharedFashion(found.dir, [layout], backend)));
+    return byLayout.get(layout);
+  };
   const version = tf.version?.['tfjs-core'] ?? tf.version_core;
   const say = (o) => process.stdout.write(JSON.stringify(o) + '\n');
   say({ backend, version });
@@ -106,7 +119,7 @@ async function child(backend) {
         trainer?.dispose();
         const c = CASES.find((x) => x.id === msg.prep.id);
         steps = msg.prep.steps;
-        trainer = getModel(c.model).createTrainer(tf, data, c.params, { seed: 7, trainSubset: c.params.batch_size * steps, step: msg.prep.step });
+        trainer = getModel(c.model).createTrainer(tf, await dataFor(c.model), c.params, { seed: 7, trainSubset: c.params.batch_size * steps, step: msg.prep.step });
         trainer.trainEpoch(0); // warm-up: kernels, shapes, caches
         epoch = 0;
         say({ ok: true });
@@ -235,7 +248,7 @@ async function main() {
   const torchLine = tr ? `; PyTorch ${tr.torch} (${py}), ${tr.threads} thread, BLAS: ${tr.blas.name} (${tr.blas.paths.at(-1) ?? 'no library mapped'})` : '';
   const kernels = process.env.TFJS_HPO_KERNELS === '0' ? "; matMul: libtensorflow's own (TFJS_HPO_KERNELS=0)" : '; matMul: tfjs-hpo GEMM when built (hpo info)';
   lines.push(`Machine: ${cpu}, ${os.cpus().length} cores, Node ${process.version}, tfjs ${tfjsVersion}; ${threads}${kernels}${torchLine}; data: ${source}; 1-min load average at the end: ${load}; ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`);
-  lines.push((rounds > 1 ? `Best of ${rounds} rounds (fresh processes each) of: ` : '') + 'per step, median (minimum) of ' + runs + ' timed epochs (after one warm-up epoch) of minibatch SGD through `Trainer.trainEpoch`: batch gather on the backend, forward, backward, update. `lean` = hand-derived gradients (default), `autograd` = tf.variableGrads + the same SGD update.');
+  lines.push((rounds > 1 ? `Best of ${rounds} rounds (fresh processes each) of: ` : '') + 'per step, median (minimum) of ' + runs + ' timed epochs (after one warm-up epoch) of minibatch SGD through `Trainer.trainEpoch`: batch gather on the backend (ours from the images as `hpo run` holds them: bytes in shared memory, converted by the gather, on tensorflow with our kernels), forward, backward, update. `lean` = hand-derived gradients (default), `autograd` = tf.variableGrads + the same SGD update.');
   if (tr) {
     lines.push(
       'PyTorch: `native-bench/torch_steps.py`, the same model, init style, batch size and images (preloaded float tensors, batches by index_select of a permutation), autograd + torch.optim.SGD. Each timed epoch of our lean step is followed by one of PyTorch\'s (same run, alternating); ratio = tensorflow lean / PyTorch (below 1: we are faster).',

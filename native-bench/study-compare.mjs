@@ -201,7 +201,8 @@ const info = hpoInfo();
 const lines = [
   machineLine([backendLine(info), `PyTorch ${versions.torch}`, `Optuna ${versions.optuna}`, `BLAS: ${blas.name} (${blas.paths.at(-1) ?? 'none mapped'}, ${blas.threads} thread)`, `Python ${py}`]),
   '',
-  'Command: `npx tsc -p tsconfig.json && node native-bench/study-compare.mjs ' + args.filter((a) => a !== '--no-write').join(' ') + '`',
+  // Arguments with spaces (--ours-args "--pack 1") quoted, so the line runs as written.
+  'Command: `npx tsc -p tsconfig.json && node native-bench/study-compare.mjs ' + args.filter((a) => a !== '--no-write').map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ') + '`',
   '',
   `Peer: \`native-bench/peer/optuna_study.py\`: Optuna RandomSampler (seed per worker process), ${workers} worker processes with one thread each (OPENBLAS_NUM_THREADS=1, torch.set_num_threads(1)) sharing one fresh ${peerStorage === 'journal' ? 'JournalFileStorage' : 'SQLite RDBStorage'}, each calling study.optimize until the shared budget is reached (MaxTrialsCallback; a trial numbered past the budget stops its worker untrained). Each worker loads Fashion-MNIST from the IDX files into float tensors in [0, 1] and trains by index_select minibatches of a per-epoch permutation, torch.optim.SGD, mean cross-entropy, PyTorch default init (as ours), test error reported per epoch. Its wall time runs from the study's creation to the last worker's exit.`,
   `Ours: \`hpo run --study JOB --storage <fresh SQLite file> --model M --space native-bench/${'spaces/<job>.json'} --trials N --epochs E --workers ${workers} --seed S${oursArgs.length ? ' ' + oursArgs.join(' ') : ''}\`, the whole process. Both sides: ${workers} workers, ${trainSubset ?? 60000} training images, error on the 10k test images after every epoch; peak RSS from wait4 (ours: the one process; the peer: the sum over its worker processes).`,
