@@ -7,6 +7,7 @@
 // median of 3 batches of calls. Writes the "## matMul kernels" section of RESULTS.md.
 // Run after `npx tsc -p tsconfig.json`:
 //   node native-bench/gemm.mjs [--rounds 3] [--no-torch] [--no-write]
+//   TFJS_HPO_GEMM_ISA=avx2 node native-bench/gemm.mjs    (a lower body, in a section of its own)
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,7 +107,7 @@ const section = [
     `1-min load average at the end ${load}`,
   ]),
   '',
-  'Command: `npx tsc -p tsconfig.json && node native-bench/gemm.mjs' + (rounds !== 3 ? ` --rounds ${rounds}` : '') + '`. Per call through tfjs-node\'s binding, one thread, the ops alternating (PyTorch\'s in its child process); best of ' + rounds + ' rounds of the median of 3 batches of calls. libtensorflow 1.15 runs MatMul through MKL-DNN\'s JIT GEMM (AVX-512 here) and BatchMatMulV2 through Eigen.',
+  'Command: `npx tsc -p tsconfig.json && ' + (process.env.TFJS_HPO_GEMM_ISA ? `TFJS_HPO_GEMM_ISA=${process.env.TFJS_HPO_GEMM_ISA} ` : '') + 'node native-bench/gemm.mjs' + (rounds !== 3 ? ` --rounds ${rounds}` : '') + '`. Per call through tfjs-node\'s binding, one thread, the ops alternating (PyTorch\'s in its child process); best of ' + rounds + ' rounds of the median of 3 batches of calls. libtensorflow 1.15 runs MatMul through MKL-DNN\'s JIT GEMM (AVX-512 here) and BatchMatMulV2 through Eigen.',
   '',
   ...(torchHello ? ['', 'PyTorch: `native-bench/peer/matmul.py`, `torch.mm` on operands of the same layout (a transposed operand as a transposed view), timed the same way; the peer\'s arithmetic in the whole-study comparison.'] : []),
   '',
@@ -118,4 +119,7 @@ const section = [
   }),
 ].join('\n');
 console.log(section);
-if (!args.includes('--no-write')) writeSection('matMul kernels', section);
+// A body forced with TFJS_HPO_GEMM_ISA (avx2, baseline) gets a section of its own, so the
+// bodies this CPU does not pick by itself are measured too.
+const forced = process.env.TFJS_HPO_GEMM_ISA ? ` (${kernels.isa} body, TFJS_HPO_GEMM_ISA=${process.env.TFJS_HPO_GEMM_ISA})` : '';
+if (!args.includes('--no-write')) writeSection(`matMul kernels${forced}`, section);
