@@ -687,7 +687,9 @@ void dropoutCompute(void*, TF_OpKernelContext* ctx) {
   float* o = static_cast<float*>(TF_TensorData(out));
   uint32_t a = s->a, b = s->b, c = s->c, d = s->d;
   const uint64_t threshold = s->threshold;
-  const float keep = s->keep;
+  uint32_t keepBits;
+  std::memcpy(&keepBits, &s->keep, sizeof keepBits);
+  uint32_t* bits = reinterpret_cast<uint32_t*>(o);
   for (int64_t i = 0; i < n; ++i) {
     const uint32_t t = a + b + d;
     d += 1;
@@ -695,7 +697,9 @@ void dropoutCompute(void*, TF_OpKernelContext* ctx) {
     b = c + (c << 3);
     c = (c << 21) | (c >> 11);
     c += t;
-    o[i] = t < threshold ? 0.f : keep;
+    // keep or +0 without a branch (a draw below p * 2^32 is a coin flip the predictor
+    // cannot learn): the bits of keep, or all zero.
+    bits[i] = keepBits & (0u - static_cast<uint32_t>(t >= threshold));
   }
   s->a = a;
   s->b = b;
