@@ -104,7 +104,7 @@ const body = [
   '',
   'Training throughput of one worker thread against the pack size K (`node native-bench/pack-k.mjs`).',
   'K = 1 alone is the single-trial trainer (`--pack 1`); "1 (packed trainer)" is the packed trainer holding one trial; K >= 2 trains K trials in one set of batched ops',
-  '(softmax: one HpoSoftmaxSgd op per minibatch for the whole pack). The data is held as `hpo run` holds it (the layout in shared memory, training images as bytes).',
+  '(softmax: one HpoSoftmaxSgdEpoch op per epoch for the whole pack). The data is held as `hpo run` holds it (the layout in shared memory, training images as bytes).',
   'trial-steps/s = K x steps per second, so at a fixed number of epochs trials/s scales the same way;',
   `each K's best of ${rounds} alternating rounds. Training only (the per-epoch test-set evaluation is the same work either way).`,
   '',

@@ -189,7 +189,7 @@ void returnBuffer(void* data, size_t len, void*) { pool->give(data, len); }
 struct Call {
   TF_OpKernelContext* ctx;
   Status st;
-  Input in[5];
+  Input in[7];
   TF_Tensor* out = nullptr;
   explicit Call(TF_OpKernelContext* c) : ctx(c) {}
   ~Call() {
@@ -197,7 +197,7 @@ struct Call {
   }
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
-  // The first n inputs (at most 5), or false (reported).
+  // The first n inputs (at most 7), or false (reported).
   bool fetch(int n = 2) {
     for (int i = 0; i < n && st.ok(); ++i) TF_GetInput(ctx, i, &in[i].t, st.s);
     if (!st.ok()) TF_OpKernelContext_Failure(ctx, st.s);
@@ -437,56 +437,12 @@ __attribute__((noinline)) void scaleBy(float* __restrict v, int64_t n, float s) 
   for (int64_t j = 0; j < n; ++j) v[j] *= s;
 }
 
-// HpoSoftmaxSgd(weights [K, 785, C] float, source int32 scalar, indices [K, B] int32,
-// labels [K, B] int32, scale float of K elements) -> new weights [K, 785, C]. For every
-// slot k, with x the flat1 rows indices[k] of the registered pixels:
-//   z = x W_k;  d = (softmax(z) - onehot(labels[k])) * scale[k];  W_k - x^T d
-// One op per minibatch for a whole pack (instead of a gather, two products, the gradient,
-// a multiply and a subtraction, each launched from JavaScript), computed as exactly that op
-// sequence computes it (HpoGatherFlat1, HpoMatMulNN, HpoXentGrad, Mul, HpoMatMulTNSub: the
-// same row helpers, the same GEMM calls, the same order), so every slot gets the bits
-// it gets from the separate ops, alone or in a pack of any size.
-void softmaxSgdCompute(void*, TF_OpKernelContext* ctx) {
-  Call call(ctx);
-  if (!call.fetch(5)) return;
-  TF_Tensor* w = call.in[0].t;
-  TF_Tensor* idx = call.in[2].t;
-  TF_Tensor* lab = call.in[3].t;
-  TF_Tensor* scale = call.in[4].t;
+// One minibatch for every slot k: out_k = W_k - x^T d with x the flat1 rows rows[k * stride ..
+// + B) of the pixels and d = (softmax(x W_k) - onehot(y)) * scale[k], computed as the op
+// sequence computes it (see HpoSoftmaxSgdEpoch). `out` and `W` must not overlap.
+void softmaxSgdStep(const PixelSource& ps, const float* W, float* o, int64_t K, int64_t C, const int32_t* rows, const int32_t* y, int64_t stride,
+                    int64_t B, const float* sc) {
   constexpr int64_t D = kPixels + 1;
-  if (TF_TensorType(w) != TF_FLOAT || TF_NumDims(w) != 3 || TF_Dim(w, 1) != D || TF_Dim(w, 2) < 1 || TF_Dim(w, 2) > 4096) {
-    fail(ctx, "HpoSoftmaxSgd: weights must be float32 [K, 785, classes]");
-    return;
-  }
-  const int64_t K = TF_Dim(w, 0), C = TF_Dim(w, 2);
-  if (TF_TensorType(idx) != TF_INT32 || TF_NumDims(idx) != 2 || TF_Dim(idx, 0) != K || TF_TensorType(lab) != TF_INT32 ||
-      static_cast<int64_t>(TF_TensorElementCount(lab)) != TF_TensorElementCount(idx) || TF_TensorType(scale) != TF_FLOAT ||
-      static_cast<int64_t>(TF_TensorElementCount(scale)) != K) {
-    fail(ctx, "HpoSoftmaxSgd: indices and labels must be int32 [K, B] and scale float32 of K elements");
-    return;
-  }
-  const int64_t B = TF_Dim(idx, 1);
-  if (B < 1 || B > INT32_MAX / D) {
-    fail(ctx, "HpoSoftmaxSgd: the batch must hold at least one row");
-    return;
-  }
-  PixelSource ps;
-  if (!pixelSource(ctx, call.in[1].t, &ps)) return;
-  const int32_t* rows = static_cast<const int32_t*>(TF_TensorData(idx));
-  const int32_t* y = static_cast<const int32_t*>(TF_TensorData(lab));
-  if (!rowsInside(ctx, rows, K * B, ps)) return;
-  for (int64_t r = 0; r < K * B; ++r) {
-    if (y[r] < 0 || y[r] >= C) {
-      fail(ctx, "HpoSoftmaxSgd: label " + std::to_string(y[r]) + " is outside [0, " + std::to_string(C) + ")");
-      return;
-    }
-  }
-  const int64_t dims[3] = {K, D, C};
-  TF_Tensor* out = call.output(dims, 3);
-  if (!out) return;
-  const float* W = static_cast<const float*>(TF_TensorData(w));
-  const float* sc = static_cast<const float*>(TF_TensorData(scale));
-  float* o = static_cast<float*>(TF_TensorData(out));
   // Scratch reused by this thread's later steps (a step allocates nothing but its output).
   thread_local std::vector<float> x, z, g;
   x.resize(B * D);
@@ -495,16 +451,102 @@ void softmaxSgdCompute(void*, TF_OpKernelContext* ctx) {
   float* xs = x.data();
   float* gs = g.data();
   for (int64_t k = 0; k < K; ++k, W += D * C, o += D * C) {
-    const int32_t* r = rows + k * B;
+    const int32_t* r = rows + k * stride;
+    const int32_t* yk = y + k * stride;
     for (int64_t i = 0; i < B; ++i) {
       // The rows are random: ask for the next one's cache lines while converting this one.
       if (i + 1 < B) prefetchRow(ps.data + static_cast<int64_t>(r[i + 1]) * kPixels);
       pixelRow<true>(ps.data + static_cast<int64_t>(r[i]) * kPixels, xs + i * D);
     }
     hpo::sgemm(int(B), int(C), int(D), xs, false, W, false, z.data());
-    for (int64_t i = 0; i < B; ++i) xentRow(&z[i * C], C, y[k * B + i], gs + i * C);
+    for (int64_t i = 0; i < B; ++i) xentRow(&z[i * C], C, yk[i], gs + i * C);
     scaleBy(gs, B * C, sc[k]);
     hpo::sgemm(int(D), int(C), int(B), xs, true, gs, false, o, hpo::Epilogue::SubFrom, W);
+  }
+}
+
+// The checks of the softmax SGD op: weights [K, 785, C], indices and labels int32 [K, n]
+// (rows of the registered source, labels in [0, C)), `scales` float32 tensors of K values.
+// Fills K, C, n and the source, or reports and returns false.
+bool softmaxSgdInputs(TF_OpKernelContext* ctx, const char* op, Call& call, std::initializer_list<int> scales, int64_t* K, int64_t* C, int64_t* n,
+                      PixelSource* ps) {
+  TF_Tensor* w = call.in[0].t;
+  TF_Tensor* idx = call.in[2].t;
+  TF_Tensor* lab = call.in[3].t;
+  constexpr int64_t D = kPixels + 1;
+  if (TF_TensorType(w) != TF_FLOAT || TF_NumDims(w) != 3 || TF_Dim(w, 1) != D || TF_Dim(w, 2) < 1 || TF_Dim(w, 2) > 4096) {
+    fail(ctx, std::string(op) + ": weights must be float32 [K, 785, classes]");
+    return false;
+  }
+  *K = TF_Dim(w, 0);
+  *C = TF_Dim(w, 2);
+  bool ok = TF_TensorType(idx) == TF_INT32 && TF_NumDims(idx) == 2 && TF_Dim(idx, 0) == *K && TF_TensorType(lab) == TF_INT32 &&
+            static_cast<int64_t>(TF_TensorElementCount(lab)) == TF_TensorElementCount(idx);
+  for (int i : scales) ok = ok && TF_TensorType(call.in[i].t) == TF_FLOAT && static_cast<int64_t>(TF_TensorElementCount(call.in[i].t)) == *K;
+  if (!ok) {
+    fail(ctx, std::string(op) + ": indices and labels must be int32 [K, B] and scale float32 of K elements");
+    return false;
+  }
+  *n = TF_Dim(idx, 1);
+  if (*n < 1 || *n > INT32_MAX / D) {
+    fail(ctx, std::string(op) + ": the batch must hold at least one row");
+    return false;
+  }
+  if (!pixelSource(ctx, call.in[1].t, ps)) return false;
+  const int32_t* rows = static_cast<const int32_t*>(TF_TensorData(idx));
+  const int32_t* y = static_cast<const int32_t*>(TF_TensorData(lab));
+  if (!rowsInside(ctx, rows, *K * *n, *ps)) return false;
+  for (int64_t r = 0; r < *K * *n; ++r) {
+    if (y[r] < 0 || y[r] >= *C) {
+      fail(ctx, std::string(op) + ": label " + std::to_string(y[r]) + " is outside [0, " + std::to_string(*C) + ")");
+      return false;
+    }
+  }
+  return true;
+}
+
+// HpoSoftmaxSgdEpoch(weights [K, 785, C] float, source int32 scalar, indices [K, n] int32,
+// labels [K, n] int32, scale [K], tail scale [K], batch int32 scalar) -> the weights after
+// a whole epoch of a pack: the minibatches of `batch` columns of indices/labels in order,
+// the last one shorter when batch does not divide n (scaled by the tail scale, lr / its
+// rows). Each minibatch, for every slot k, with x the flat1 rows of the registered pixels:
+//   z = x W_k;  d = (softmax(z) - onehot(labels[k])) * scale[k];  W_k <- W_k - x^T d
+// computed exactly as the op-by-op step computes it (HpoGatherFlat1, HpoMatMulNN,
+// HpoXentGrad, Mul, HpoMatMulTNSub: the same row helpers, the same GEMM calls, the same
+// order), so every slot gets the bits it gets from the separate ops, alone or in a pack of
+// any size. One op per epoch instead of six per minibatch: no launch, upload or JavaScript
+// between steps.
+void softmaxSgdEpochCompute(void*, TF_OpKernelContext* ctx) {
+  Call call(ctx);
+  if (!call.fetch(7)) return;
+  int64_t K, C, n;
+  PixelSource ps;
+  if (!softmaxSgdInputs(ctx, "HpoSoftmaxSgdEpoch", call, {4, 5}, &K, &C, &n, &ps)) return;
+  TF_Tensor* bt = call.in[6].t;
+  if (TF_TensorType(bt) != TF_INT32 || TF_NumDims(bt) != 0 || *static_cast<const int32_t*>(TF_TensorData(bt)) < 1) {
+    fail(ctx, "HpoSoftmaxSgdEpoch: batch must be a positive int32 scalar");
+    return;
+  }
+  const int64_t B = *static_cast<const int32_t*>(TF_TensorData(bt));
+  const int64_t size = K * (kPixels + 1) * C;
+  const int64_t dims[3] = {K, kPixels + 1, C};
+  TF_Tensor* out = call.output(dims, 3);
+  if (!out) return;
+  // Steps alternate between the output and a scratch copy, arranged so that the last one
+  // writes the output (a step must not read the weights it writes).
+  thread_local std::vector<float> scratch;
+  scratch.resize(size);
+  float* buffers[2] = {static_cast<float*>(TF_TensorData(out)), scratch.data()};
+  const int64_t steps = (n + B - 1) / B;
+  const int32_t* rows = static_cast<const int32_t*>(TF_TensorData(call.in[2].t));
+  const int32_t* y = static_cast<const int32_t*>(TF_TensorData(call.in[3].t));
+  const float* W = static_cast<const float*>(TF_TensorData(call.in[0].t));
+  for (int64_t s = 0; s < steps; ++s) {
+    const int64_t start = s * B, rowsNow = n - start < B ? n - start : B;
+    float* o = buffers[(steps - 1 - s) % 2];
+    const float* sc = static_cast<const float*>(TF_TensorData(call.in[rowsNow == B ? 4 : 5].t));
+    softmaxSgdStep(ps, W, o, K, C, rows + start, y + start, n, rowsNow, sc);
+    W = o;
   }
   call.emit();
 }
@@ -756,8 +798,9 @@ void registerAll() {
       registerError = registerOp(name, {"a: float", "b: float", "e: float"}, "product: float", fn);
       if (!registerError.empty()) return;
     }
-    registerError = registerOp("HpoSoftmaxSgd", {"weights: float", "source: int32", "indices: int32", "labels: int32", "scale: float"}, "updated: float",
-                               softmaxSgdCompute);
+    registerError = registerOp("HpoSoftmaxSgdEpoch",
+                               {"weights: float", "source: int32", "indices: int32", "labels: int32", "scale: float", "tail_scale: float", "batch: int32"},
+                               "updated: float", softmaxSgdEpochCompute);
     if (registerError.empty()) registerError = registerOp("HpoGatherFlat1", {"source: int32", "indices: int32"}, "pixels: float", gatherCompute<true>);
     if (registerError.empty())
       registerError = registerOp("HpoGatherImage", {"source: int32", "indices: int32"}, "pixels: float", gatherCompute<false>);

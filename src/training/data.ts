@@ -64,7 +64,7 @@ export interface FashionTensors {
   gatherTrainNative(ops: NativeOps, idx: Handle): Handle;
   /**
    * When the training images are kept as bytes: the int32 scalar naming them to tfjs-hpo's
-   * ops (HpoGather*, HpoSoftmaxSgd), which read the rows themselves. Owned by the cache.
+   * ops (HpoGather*, HpoSoftmaxSgdEpoch), which read the rows themselves. Owned by the cache.
    */
   readonly trainSource: tfTypes.Tensor | null;
   /** int32 [nTrain]. */

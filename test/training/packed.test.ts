@@ -305,11 +305,11 @@ test('with tfjs-hpo GEMM, packed trials are bit-identical to trials alone', { sk
   assert.equal(tf.memory().numTensors, base);
 });
 
-// The packed softmax step as one op (HpoSoftmaxSgd, used when the training images are kept
-// as bytes, as `hpo run` keeps them) computes what the op-by-op step computes: the same
+// The packed softmax epoch as one op (HpoSoftmaxSgdEpoch, used when the training images are
+// kept as bytes, as `hpo run` keeps them) computes what the op-by-op steps compute: the same
 // bits as each trial alone, on the float layout. A short last batch (1605 = 160 x 10 + 5)
 // and a chaotic learning rate (0.9) included.
-test('the fused packed softmax step (images as bytes) is bit-identical to trials alone', { skip: !gemm && 'needs the tensorflow backend with tfjs-hpo kernels' }, () => {
+test('the fused packed softmax epoch (images as bytes) is bit-identical to trials alone', { skip: !gemm && 'needs the tensorflow backend with tfjs-hpo kernels' }, () => {
   const base = tf.memory().numTensors;
   const ds = sharedCopy(data);
   const bytes = fashionDataOf(shareFashionDataset(ds, ['flat1'], 'tensorflow'));

@@ -57,11 +57,13 @@ export interface PackedNet {
    */
   nativeStep?(ops: NativeOps, x: Handle, labels: Handle, s: PackScalars, rows: number): void;
   /**
-   * The whole step as one tfjs-hpo op that reads the training rows itself (when the images
-   * are kept as bytes): `source` names them, idx and labels are int32 [K, rows]. Gives the
-   * bits of nativeStep. Frees what it creates, not its arguments.
+   * A whole epoch as one tfjs-hpo op that reads the training rows itself (when the images
+   * are kept as bytes): `source` names them, idx and labels are int32 [K, n], every slot's
+   * minibatches of `batch` columns in order, `full` the scalars of a whole minibatch and
+   * `tail` those of a shorter last one. Gives the bits of nativeStep run minibatch by
+   * minibatch. Frees what it creates, not its arguments.
    */
-  fusedStep?(ops: NativeOps, source: Handle, idx: Handle, labels: Handle, s: PackScalars): void;
+  fusedEpoch?(ops: NativeOps, source: Handle, idx: Handle, labels: Handle, full: PackScalars, tail: PackScalars, batch: number): void;
   /** Inference logits [K, N, 10] of a chunk x [N, ...] shared by every slot (inside tf.tidy). */
   logits(x: tfTypes.Tensor): tfTypes.Tensor3D;
   dispose(): void;

@@ -178,15 +178,31 @@ export class PackedTrainer {
 
   /**
    * The epoch's batches as raw eager handles (as EpochBatches.forEachNative for one trial).
-   * With the net's fused step and the images kept as bytes, one op per minibatch reads the
-   * rows and updates every slot; otherwise the rows are gathered first.
+   * With the net's fused epoch and the images kept as bytes, one op runs every minibatch of
+   * the epoch for every slot; otherwise each minibatch's rows are gathered, then stepped.
    */
   private nativeEpoch(ops: NativeOps, perms: readonly Int32Array[]): void {
     const K = this.slots.length;
     const n = this.T.nTrain;
     const B = this.batchSize;
     const labelBytes = this.T.trainLabelBytes;
-    const source = this.net.fusedStep && this.T.trainSource ? ops.id(this.T.trainSource) : undefined;
+    if (this.net.fusedEpoch && this.T.trainSource) {
+      // Row k: member k's whole shuffle and its labels.
+      const idx = new Int32Array(K * n);
+      const lab = new Int32Array(K * n);
+      for (let k = 0; k < K; k++) {
+        idx.set(perms[k]!, k * n);
+        for (let i = 0; i < n; i++) lab[k * n + i] = labelBytes[perms[k]![i]!]!;
+      }
+      const ih = ops.upload([K, n], idx);
+      const lh = ops.upload([K, n], lab);
+      try {
+        this.net.fusedEpoch(ops, ops.id(this.T.trainSource), ih, lh, this.scalarsFor(B), this.scalarsFor(n % B || B), B);
+      } finally {
+        ops.delAll([ih, lh]);
+      }
+      return;
+    }
     for (let start = 0; start < n; start += B) {
       const size = Math.min(B, n - start);
       const idx = new Int32Array(K * size);
@@ -197,15 +213,6 @@ export class PackedTrainer {
         for (let i = 0; i < size; i++) lab[k * size + i] = labelBytes[part[i]!]!;
       }
       const ih = ops.upload([K, size], idx);
-      if (source !== undefined) {
-        const labels = ops.upload([K, size], lab);
-        try {
-          this.net.fusedStep!(ops, source, ih, labels, this.scalarsFor(size));
-        } finally {
-          ops.delAll([ih, labels]);
-        }
-        continue;
-      }
       let x: number;
       try {
         x = this.T.gatherTrainNative(ops, ih);

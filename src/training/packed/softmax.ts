@@ -13,8 +13,8 @@ type T3 = tfTypes.Tensor3D;
  * K softmax regressions, W [K, 785, 10] (slot k is member k's W, as the single net holds it).
  * The step is the single model's lean step with batched matMuls:
  *   p = softmax(x W); d = (p - y) * lr_k/B; W <- W - x^T d
- * and on the tensorflow backend with tfjs-hpo's kernels one HpoSoftmaxSgd op per minibatch
- * (fusedStep) when the training images are kept as bytes.
+ * and on the tensorflow backend with tfjs-hpo's kernels one HpoSoftmaxSgdEpoch op per epoch
+ * (fusedEpoch) when the training images are kept as bytes.
  */
 export class PackedSoftmaxNet implements PackedNet {
   members: PackMember[] = [];
@@ -63,10 +63,11 @@ export class PackedSoftmaxNet implements PackedNet {
     softmaxNativeStep(ops, this.tf, this.W!, x, labels, s.lrOverB, false);
   }
 
-  /** nativeStep in one HpoSoftmaxSgd op per minibatch (gather, both products, gradient, update). */
-  fusedStep(ops: NativeOps, source: Handle, idx: Handle, labels: Handle, s: PackScalars): void {
+  /** nativeStep for every minibatch of an epoch (gather, both products, gradient, update), in one HpoSoftmaxSgdEpoch op. */
+  fusedEpoch(ops: NativeOps, source: Handle, idx: Handle, labels: Handle, full: PackScalars, tail: PackScalars, batch: number): void {
     const W = ops.id(this.W!);
-    ops.setVariable(this.tf, this.W!, ops.run('HpoSoftmaxSgd', NO_ATTRS, [W, source, idx, labels, ops.id(s.lrOverB)]));
+    const inputs = [W, source, idx, labels, ops.id(full.lrOverB), ops.id(tail.lrOverB), ops.ints([batch], [])];
+    ops.setVariable(this.tf, this.W!, ops.run('HpoSoftmaxSgdEpoch', NO_ATTRS, inputs));
   }
 
   logits(x: tfTypes.Tensor): T3 {
