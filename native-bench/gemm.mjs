@@ -6,7 +6,7 @@
 // one N-API crossing, as the training steps call them); best of --rounds rounds, each the
 // median of 3 batches of calls. Writes the "## matMul kernels" section of RESULTS.md.
 // Run after `npx tsc -p tsconfig.json`:
-//   node native-bench/gemm.mjs [--rounds 3] [--no-torch] [--no-write]
+//   node native-bench/gemm.mjs [--rounds 3] [--no-torch] [--python /usr/bin/python3] [--no-write]
 //   TFJS_HPO_GEMM_ISA=avx2 node native-bench/gemm.mjs    (a lower body, in a section of its own)
 import os from 'node:os';
 import path from 'node:path';

@@ -41,25 +41,12 @@ function fashionDir() {
   return fashion.locateFashionMnist();
 }
 
-/** The engine's own loader (checked, decoded once); synthetic images when the dataset is absent. */
-function loadFashion() {
-  const found = fashionDir();
-  if (found) {
-    const d = fashion.loadFashionMnistDir(found.dir, found.source);
-    return {
-      source: 'Fashion-MNIST',
-      data: {
-        trainImages: new Uint8Array(d.trainImages),
-        trainLabels: new Uint8Array(d.trainLabels),
-        testImages: new Uint8Array(d.testImages),
-        testLabels: new Uint8Array(d.testLabels),
-      },
-    };
-  }
+/** Synthetic images and labels, for a machine without the dataset. */
+function syntheticData() {
   const n = 8192;
   const img = new Uint8Array(n * 784).map((_, i) => (i * 2654435761) >>> 24);
   const lab = new Uint8Array(n).map((_, i) => i % 10);
-  return { source: 'synthetic', data: { trainImages: img, trainLabels: lab, testImages: img, testLabels: lab } };
+  return { trainImages: img, trainLabels: lab, testImages: img, testLabels: lab };
 }
 
 const quick = args.includes('--quick');
@@ -100,8 +87,9 @@ async function child(backend) {
   const found = fashionDir();
   const { fashionDataOf, loadSharedFashion } = await import(path.join(root, 'dist/src/training/shared-dataset.js'));
   const byLayout = new Map();
+  const synthetic = found ? null : syntheticData();
   const dataFor = async (model) => {
-    if (!found) return loadFashion().data;
+    if (synthetic) return synthetic;
     const layout = getModel(model).layout;
     if (!byLayout.has(layout)) byLayout.set(layout, fashionDataOf(await loadSharedFashion(found.dir, [layout], backend)));
     return byLayout.get(layout);

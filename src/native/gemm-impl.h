@@ -68,39 +68,33 @@ static inline void storePrefix(float* p, vf v, int n) {
 
 using hpo::Epilogue;
 
-// The epilogue (gemm.h) on n (0 < n <= VL) final values v, e the epilogue operand at their
-// place: the lanes past n are never stored, and nothing past e + n is read.
-static inline vf finish(vf v, Epilogue ep, const float* e, int n) {
-  const vf zero = vf{};
+// The epilogue (gemm.h) on a final value v, of either a vector or one float (T), with
+// `operand()` giving the epilogue operand at its place (read only by the epilogues that
+// take one). One definition for both, so a vector lane and a scalar tail give the same bits.
+template <class T, class Operand>
+static inline T epilogue(T v, Epilogue ep, Operand operand) {
+  const T zero = T{};
   switch (ep) {
     case Epilogue::None:
       return v;
     case Epilogue::SubFrom:
-      return loadPrefix(e, n) - v;
+      return operand() - v;
     case Epilogue::Relu:
       return v > zero ? v : zero;
     case Epilogue::ReluMask:
-      return (v > zero ? v : zero) * loadPrefix(e, n);
+      return (v > zero ? v : zero) * operand();
     case Epilogue::ReluGrad:
-      return v * (loadPrefix(e, n) > zero ? zero + 1.f : zero);
+      return v * (operand() > zero ? zero + 1.f : zero);
   }
   return v;
 }
-// The same for one value.
+// n (0 < n <= VL) final values v, e the operand at their place: the lanes past n are never
+// stored, and nothing past e + n is read.
+static inline vf finish(vf v, Epilogue ep, const float* e, int n) {
+  return epilogue(v, ep, [=] { return loadPrefix(e, n); });
+}
 static inline float finish1(float v, Epilogue ep, const float* e) {
-  switch (ep) {
-    case Epilogue::None:
-      return v;
-    case Epilogue::SubFrom:
-      return *e - v;
-    case Epilogue::Relu:
-      return v > 0.f ? v : 0.f;
-    case Epilogue::ReluMask:
-      return (v > 0.f ? v : 0.f) * *e;
-    case Epilogue::ReluGrad:
-      return v * (*e > 0.f ? 1.f : 0.f);
-  }
-  return v;
+  return epilogue(v, ep, [=] { return *e; });
 }
 
 // Packs rows [i0, i0+mc) x cols [k0, k0+kc) of op(A) into R-row slivers: for each

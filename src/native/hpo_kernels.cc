@@ -465,11 +465,11 @@ void softmaxSgdStep(const PixelSource& ps, const float* W, float* o, int64_t K, 
   }
 }
 
-// The checks of the softmax SGD op: weights [K, 785, C], indices and labels int32 [K, n]
-// (rows of the registered source, labels in [0, C)), `scales` float32 tensors of K values.
-// Fills K, C, n and the source, or reports and returns false.
-bool softmaxSgdInputs(TF_OpKernelContext* ctx, const char* op, Call& call, std::initializer_list<int> scales, int64_t* K, int64_t* C, int64_t* n,
-                      PixelSource* ps) {
+// The checks of HpoSoftmaxSgdEpoch's tensor inputs: weights [K, 785, C], indices and labels
+// int32 [K, n] (rows of the registered source, labels in [0, C)), both scales float32 of K
+// values. Fills K, C, n and the source, or reports and returns false.
+bool softmaxSgdInputs(TF_OpKernelContext* ctx, Call& call, int64_t* K, int64_t* C, int64_t* n, PixelSource* ps) {
+  constexpr const char* op = "HpoSoftmaxSgdEpoch";
   TF_Tensor* w = call.in[0].t;
   TF_Tensor* idx = call.in[2].t;
   TF_Tensor* lab = call.in[3].t;
@@ -482,14 +482,15 @@ bool softmaxSgdInputs(TF_OpKernelContext* ctx, const char* op, Call& call, std::
   *C = TF_Dim(w, 2);
   bool ok = TF_TensorType(idx) == TF_INT32 && TF_NumDims(idx) == 2 && TF_Dim(idx, 0) == *K && TF_TensorType(lab) == TF_INT32 &&
             static_cast<int64_t>(TF_TensorElementCount(lab)) == TF_TensorElementCount(idx);
-  for (int i : scales) ok = ok && TF_TensorType(call.in[i].t) == TF_FLOAT && static_cast<int64_t>(TF_TensorElementCount(call.in[i].t)) == *K;
+  for (TF_Tensor* scale : {call.in[4].t, call.in[5].t})
+    ok = ok && TF_TensorType(scale) == TF_FLOAT && static_cast<int64_t>(TF_TensorElementCount(scale)) == *K;
   if (!ok) {
-    fail(ctx, std::string(op) + ": indices and labels must be int32 [K, B] and scale float32 of K elements");
+    fail(ctx, std::string(op) + ": indices and labels must be int32 [K, n] and the scales float32 of K elements");
     return false;
   }
   *n = TF_Dim(idx, 1);
   if (*n < 1 || *n > INT32_MAX / D) {
-    fail(ctx, std::string(op) + ": the batch must hold at least one row");
+    fail(ctx, std::string(op) + ": the epoch must hold at least one row");
     return false;
   }
   if (!pixelSource(ctx, call.in[1].t, ps)) return false;
@@ -521,7 +522,7 @@ void softmaxSgdEpochCompute(void*, TF_OpKernelContext* ctx) {
   if (!call.fetch(7)) return;
   int64_t K, C, n;
   PixelSource ps;
-  if (!softmaxSgdInputs(ctx, "HpoSoftmaxSgdEpoch", call, {4, 5}, &K, &C, &n, &ps)) return;
+  if (!softmaxSgdInputs(ctx, call, &K, &C, &n, &ps)) return;
   TF_Tensor* bt = call.in[6].t;
   if (TF_TensorType(bt) != TF_INT32 || TF_NumDims(bt) != 0 || *static_cast<const int32_t*>(TF_TensorData(bt)) < 1) {
     fail(ctx, "HpoSoftmaxSgdEpoch: batch must be a positive int32 scalar");

@@ -141,8 +141,13 @@ test('HpoSoftmaxSgdEpoch refuses bad labels, rows and batch sizes with an error,
   const src = ops.upload([], Int32Array.of(kernels!.registerPixels(images)));
   const W = ops.upload([1, 785, 10], new Float32Array(7850));
   const scale = ops.upload([1], Float32Array.of(0.1));
-  const run = (rows: number[], labels: number[], batch: number): number =>
-    ops.run('HpoSoftmaxSgdEpoch', [], [W, src, ops.upload([1, rows.length], Int32Array.from(rows)), ops.upload([1, labels.length], Int32Array.from(labels)), scale, scale, ops.ints([batch], [])]);
+  const inputs: number[] = [];
+  const run = (rows: number[], labels: number[], batch: number): number => {
+    const idx = ops.upload([1, rows.length], Int32Array.from(rows));
+    const lab = ops.upload([1, labels.length], Int32Array.from(labels));
+    inputs.push(idx, lab);
+    return ops.run('HpoSoftmaxSgdEpoch', [], [W, src, idx, lab, scale, scale, ops.ints([batch], [])]);
+  };
   assert.throws(() => run([0, 1], [0, 10], 2), /label 10 is outside \[0, 10\)/);
   assert.throws(() => run([0, 2], [0, 1], 2), /row 2 is outside \[0, 2\)/);
   assert.throws(() => run([0, 1], [0, 1], 0), /batch must be a positive int32 scalar/);
@@ -150,5 +155,5 @@ test('HpoSoftmaxSgdEpoch refuses bad labels, rows and batch sizes with an error,
   const moved = ops.toTensor(tf, run([0, 1, 1], [3, 3, 4], 2), [1, 785, 10]);
   assert.ok((moved.dataSync() as Float32Array).some((v) => v !== 0), 'the weights changed');
   moved.dispose();
-  ops.delAll([src, W, scale]);
+  ops.delAll([src, W, scale, ...inputs]);
 });
